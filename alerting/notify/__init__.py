@@ -1,0 +1,42 @@
+"""Notifications and the channels that carry them.
+
+A notifier sends one notification or raises NotifyError saying whether a retry can help.
+One file per channel: log.py (the daemon's log, always on) and, later, MQTT, webhook and apprise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    number: str  # the hazard's ledger number
+    title: str
+    kind: str  # fire, gas, heat, fault
+    level: int  # hazard severity (gas level 1/2)
+    step: int  # escalation level index; -1 for "everyone notified so far"
+    step_name: str
+    recipients: tuple[str, ...]
+    repeat: int  # 0 first time, then reminders
+    ts_ns: int
+    reason: str
+
+    @property
+    def text(self) -> str:
+        again = f" (reminder {self.repeat})" if self.repeat else ""
+        who = ", ".join(self.recipients)
+        return f"{self.number} {self.title}: {self.reason} -> {self.step_name} [{who}]{again}"
+
+
+class NotifyError(Exception):
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class Notifier(Protocol):
+    name: str
+
+    async def send(self, notification: Notification) -> None: ...

@@ -1,0 +1,331 @@
+"""The composition root: one asyncio process that wires drivers, the engine, the outbox, the
+forwarder and the notifiers, and runs them as named tasks in one TaskGroup.
+
+Blocking work (SQLite, fsync) runs on a single worker thread, in order, so the engine's state and
+both databases are only ever touched by that thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from alerting.ledger import Ledger
+from alerting.notify import Notification, Notifier
+from drivers.base import Driver
+from drivers.sim.driver import SimDriver
+from gateway.clock import Clock, sleep_unless
+from gateway.config import DriverConfig, HazgwConfig, load_config
+from gateway.engine import Engine, StepResult
+from gateway.errors import ConfigError, DriverError
+from gateway.forwarder import Forwarder
+from gateway.influx import InfluxV1Sink, InfluxV2Sink, Sink
+from gateway.model import Identity, ReadingBatch
+from gateway.outbox import Lane, Outbox
+from gateway.registry import Registry
+from gateway.sdnotify import SystemdNotifier
+from gateway.telemetry import health_line, ledger_line, reading_lines, transition_line
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+QUEUE_BATCHES = 256  # bounded: a stalled engine pushes back on the drivers instead of eating RAM
+HEALTH_EVERY_S = 60.0
+
+
+@dataclass
+class Counters:
+    readings: int = 0
+    steps: int = 0
+    notifications: int = 0
+    queue_full_waits: int = 0
+    driver_restarts: int = 0
+
+
+def make_driver(dcfg: DriverConfig, registry: Registry, clock: Clock, start_ns: int) -> Driver:
+    """config `type` -> driver package (type: sim <-> drivers/sim/)."""
+    sensors = [(s.index, s.channel or s.device) for s in registry.of_driver(dcfg.id)]
+    return SimDriver(
+        dcfg.id, sensors, clock=clock, start_ns=start_ns, seed=dcfg.seed, period_s=dcfg.period_s
+    )
+
+
+def make_sink(cfg: HazgwConfig) -> Sink | None:
+    i = cfg.influxdb
+    if i is None:
+        return None
+    if i.version == 1:
+        return InfluxV1Sink(
+            i.url, i.database, retention_policy=i.retention_policy, username=i.username,
+            password=i.password, gzip=i.gzip, timeout_s=i.timeout_s,
+        )  # fmt: skip
+    return InfluxV2Sink(i.url, i.token, i.org, i.bucket, gzip=i.gzip, timeout_s=i.timeout_s)
+
+
+class Gateway:
+    def __init__(
+        self,
+        cfg: HazgwConfig,
+        *,
+        clock: Clock,
+        notifiers: Sequence[Notifier],
+        config_path: Path | None = None,
+        on_step: Callable[[StepResult, Engine, int], None] | None = None,  # on the worker thread
+        systemd: SystemdNotifier | None = None,
+    ) -> None:
+        self.cfg, self.clock, self.notifiers = cfg, clock, list(notifiers)
+        self.config_path, self.on_step = config_path, on_step
+        self.systemd = systemd or SystemdNotifier(None)
+        self.ident = Identity(cfg.site.id, cfg.gateway.id)
+        self.counters = Counters()
+        self.stopping = asyncio.Event()
+        self._reload = False
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hazgw-db")
+        self._queue: asyncio.Queue[ReadingBatch] = asyncio.Queue(QUEUE_BATCHES)
+        self._driver_tasks: dict[str, asyncio.Task[None]] = {}
+        self._drivers: dict[str, Driver] = {}
+        self.engine: Engine | None = None
+        self.outbox: Outbox | None = None
+        self.ledger: Ledger | None = None
+
+    # --- control from outside (signals, the demo, tests) -----------------------------------
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def request_reload(self) -> None:
+        self._reload = True
+
+    async def run_db(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._worker, fn)
+
+    async def acknowledge(self, number: str, *, by: str, reason: str = "") -> None:
+        engine = self._engine()
+        now = self.clock.wall_ns()
+        result = await self.run_db(
+            lambda: self._store(
+                engine.acknowledge(number, by=by, now_ns=now, reason=reason), [], now
+            )
+        )
+        await self._dispatch(result)
+
+    # --- the run ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until `stop()`; then drain what is in flight into the outbox and close."""
+        start_ns = self.clock.wall_ns()
+        self._start_ns = start_ns
+        await self.run_db(lambda: self._open(start_ns))
+        sink = make_sink(self.cfg)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                for dcfg in self.cfg.drivers:
+                    self._start_driver(dcfg)
+                engine_task = tg.create_task(self._engine_loop(), name="engine")
+                aux = [tg.create_task(self._watchdog(), name="watchdog")]
+                fwd = self._start_forwarder(sink)
+                if fwd is not None:
+                    aux.append(tg.create_task(fwd.run(), name="forwarder"))
+                self.systemd.ready()
+                log.info(
+                    "hazgw ready: site %s gateway %s, %d sensors, state in %s",
+                    self.ident.site, self.ident.gateway, len(self._engine().registry),
+                    self.cfg.state_dir,
+                )  # fmt: skip
+                await self.stopping.wait()
+                self.systemd.stopping()
+                for task in self._driver_tasks.values():
+                    task.cancel()
+                await engine_task  # its last step drains the queue into the outbox
+                if fwd is not None:
+                    aux[-1].cancel()
+                    await fwd.drain(timeout_s=5.0)
+                for task in aux:
+                    task.cancel()
+        finally:
+            await self.run_db(self._close)
+            self._worker.shutdown(wait=True)
+            if sink is not None:
+                sink.close()
+
+    def _open(self, start_ns: int) -> None:
+        state = self.cfg.state_dir
+        state.mkdir(parents=True, exist_ok=True)
+        self.ledger = Ledger(state / "ledger.sqlite", self.ident, prefix=self.cfg.ledger.prefix)
+        check = self.ledger.verify()
+        if not check.ok:  # keep protecting people; the broken file is evidence for an audit
+            log.critical(
+                "ledger chain broken at event %s: %s", check.first_broken_seq, check.reason
+            )
+        self.outbox = Outbox(
+            state / "outbox.sqlite",
+            max_telemetry_bytes=int(self.cfg.outbox.max_telemetry_mb * 2**20),
+        )
+        registry = Registry.from_config(self.cfg)
+        self.engine = Engine(self.cfg, registry, self.ledger, start_ns=start_ns)
+        self._prefixes = registry.series_prefixes(self.ident)
+
+    def _close(self) -> None:
+        if self.outbox is not None:
+            self.outbox.close()
+        if self.ledger is not None:
+            self.ledger.close_db()
+
+    def _engine(self) -> Engine:
+        if self.engine is None:
+            raise RuntimeError("the gateway is not running")
+        return self.engine
+
+    def _start_forwarder(self, sink: Sink | None) -> Forwarder | None:
+        if sink is None or self.outbox is None:
+            return None
+        return Forwarder(self.outbox, sink, run_db=self.run_db, clock=self.clock)
+
+    # --- drivers ---------------------------------------------------------------------------
+
+    def _start_driver(self, dcfg: DriverConfig) -> None:
+        task = self._tg.create_task(self._supervise(dcfg), name=f"driver:{dcfg.id}")
+        self._driver_tasks[dcfg.id] = task
+
+    async def _supervise(self, dcfg: DriverConfig) -> None:
+        """Keep one driver running: restart it with backoff, log on failure and on recovery."""
+        backoff = 1.0
+        while True:
+            driver = make_driver(dcfg, self._engine().registry, self.clock, self._start_ns)
+            self._drivers[dcfg.id] = driver
+            try:
+                async with driver:
+                    async for batch in driver.batches():
+                        await self._enqueue(batch)
+                        backoff = 1.0
+            except DriverError as exc:
+                log.warning("driver %s failed: %s; restarting in %.0f s", dcfg.id, exc, backoff)
+            except Exception:
+                log.exception("driver %s crashed; restarting in %.0f s", dcfg.id, backoff)
+            self.counters.driver_restarts += 1
+            await self.clock.sleep(backoff)
+            backoff = min(backoff * 2, 60.0)
+
+    async def _enqueue(self, batch: ReadingBatch) -> None:
+        if self._queue.full():
+            self.counters.queue_full_waits += 1
+        await self._queue.put(batch)
+
+    # --- the engine ------------------------------------------------------------------------
+
+    async def _engine_loop(self) -> None:
+        tick = self.cfg.detection.tick_s
+        last_health = self.clock.monotonic()
+        while not self.stopping.is_set():
+            await sleep_unless(self.clock, self.stopping, tick)
+            if self._reload:
+                await self._do_reload()
+            await self._tick()
+            if self.clock.monotonic() - last_health >= HEALTH_EVERY_S:
+                last_health = self.clock.monotonic()
+                await self._write_health()
+        await self._tick()  # whatever the drivers delivered before stopping
+
+    async def _tick(self) -> None:
+        batches = []
+        while not self._queue.empty():
+            batches.append(self._queue.get_nowait())
+        engine, now = self._engine(), self.clock.wall_ns()
+        result = await self.run_db(lambda: self._store(engine.step(batches, now), batches, now))
+        self.counters.steps += 1
+        self.counters.readings += sum(len(b) for b in batches)
+        await self._dispatch(result)
+
+    def _store(self, result: StepResult, batches: list[ReadingBatch], now_ns: int) -> StepResult:
+        """Write a step's output to the outbox (worker thread): events first, then readings."""
+        outbox = self.outbox
+        assert outbox is not None
+        registry = self._engine().registry
+        events = [transition_line(tr, registry, self.ident, hz) for tr, hz in result.transitions]
+        stamps = [tr.ts_ns for tr, _ in result.transitions]
+        events += [ledger_line(e, self.ident) for e in result.ledger_events]
+        stamps += [e.ts_ns for e in result.ledger_events]
+        if events:
+            outbox.append(Lane.EVENTS, events, stamps)
+        for batch in batches:
+            lines, ts = reading_lines(batch, self._prefixes)
+            if lines:
+                outbox.append(Lane.TELEMETRY, lines, ts)
+        if self.on_step is not None:
+            self.on_step(result, self._engine(), now_ns)
+        return result
+
+    async def _dispatch(self, result: StepResult) -> None:
+        for note in result.notifications:
+            await self._notify(note)
+
+    async def _notify(self, note: Notification) -> None:
+        self.counters.notifications += 1
+        for notifier in self.notifiers:
+            try:
+                await notifier.send(note)
+            except Exception:
+                # One broken channel must not silence the others; the log channel always works.
+                log.exception("notifier %s failed for %s", notifier.name, note.number)
+
+    async def _do_reload(self) -> None:
+        """SIGHUP: re-read the device list; a bad file is refused and the old list kept."""
+        self._reload = False
+        self.systemd.reloading()
+        try:
+            path = self.config_path
+            if path is None:
+                raise ConfigError([])
+            cfg = await self.run_db(lambda: load_config(path))
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running device list:\n%s", exc)
+            self.systemd.ready()
+            return
+        registry = Registry.from_config(cfg)
+        engine, now = self._engine(), self.clock.wall_ns()
+        await self.run_db(lambda: engine.reload(registry, now))
+        self._prefixes = registry.series_prefixes(self.ident)
+        self.cfg = self.cfg.model_copy(update={"devices": cfg.devices, "drivers": cfg.drivers})
+        for task in self._driver_tasks.values():
+            task.cancel()
+        self._driver_tasks.clear()
+        for dcfg in cfg.drivers:
+            self._start_driver(dcfg)
+        log.info("reloaded: %d sensors", len(registry))
+        self.systemd.ready()
+
+    async def _write_health(self) -> None:
+        outbox, now, c = self.outbox, self.clock.wall_ns(), self.counters
+        assert outbox is not None
+
+        def work() -> None:
+            st = outbox.stats()
+            fields = {
+                "readings": c.readings, "steps": c.steps, "notifications": c.notifications,
+                "queue_depth": self._queue.qsize(), "queue_full_waits": c.queue_full_waits,
+                "driver_restarts": c.driver_restarts, "outbox_events": st.events,
+                "outbox_telemetry": st.telemetry, "outbox_dropped": st.dropped_telemetry,
+                "alarms_annunciated": len(self._engine().alarms.annunciated()),
+            }  # fmt: skip
+            outbox.append(Lane.TELEMETRY, [health_line(self.ident, fields, now)], [now])
+
+        await self.run_db(work)
+
+    async def _watchdog(self) -> None:
+        """Feed systemd's watchdog only while the engine keeps stepping."""
+        interval = self.systemd.watchdog_interval_s
+        if interval is None:
+            return
+        seen = -1
+        while True:
+            await asyncio.sleep(interval)
+            if self.counters.steps != seen:
+                seen = self.counters.steps
+                self.systemd.watchdog()
+            else:
+                log.error("engine made no progress for %.0f s: not feeding the watchdog", interval)

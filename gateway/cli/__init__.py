@@ -1,0 +1,22 @@
+"""`hazgw`: the command line of technicians and safety officers. One module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from gateway.cli import config_cmd, demo_cmd, ledger_cmd, run_cmd
+
+app = typer.Typer(
+    name="hazgw",
+    help="hazard-gateway: gas, smoke and heat sensors to alarms, a hazard ledger and escalation.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("run")(run_cmd.run)
+app.command("demo")(demo_cmd.demo)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(ledger_cmd.app, name="ledger")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,67 @@
+"""What the gateway writes to InfluxDB, as line protocol (the schema is docs/schema.md).
+
+readings       measurement = sensor class; tags site, gateway, zone, device, sensor_class;
+               fields value (float), quality (int: 0 good, 1 uncertain, 2 bad)
+alarm_event    every alarm state transition; tags site, gateway, zone, device, sensor_class,
+               condition, kind; fields state, previous, event, hazard (strings), value (float)
+ledger_event   every ledger event; tags site, gateway, type; fields seq (int), number, actor,
+               reason, payload (JSON string)
+gateway_health tags site, gateway; fields of counters and depths
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from alerting.alarms import Transition
+from alerting.ledger import LedgerEvent
+from alerting.rules import Condition, meaning
+from gateway.lineproto import line
+from gateway.model import Identity, ReadingBatch
+from gateway.registry import Registry
+
+
+def reading_lines(batch: ReadingBatch, prefixes: list[str]) -> tuple[list[str], list[int]]:
+    """(lines, acquisition timestamps); the series prefixes are built once per registry."""
+    sensors, values = batch.sensor.tolist(), batch.value.tolist()
+    stamps, quality = batch.ts_ns.tolist(), batch.quality.tolist()
+    lines = [
+        f"{prefixes[s]} value={v!r},quality={q}i {t}"
+        for s, v, q, t in zip(sensors, values, quality, stamps, strict=True)
+    ]
+    return lines, stamps
+
+
+def transition_line(tr: Transition, registry: Registry, ident: Identity, hazard: str | None) -> str:
+    sensor = registry.by_device.get(tr.key.device)
+    tags = {"site": ident.site, "gateway": ident.gateway, "device": tr.key.device}
+    tags["condition"] = tr.key.condition
+    if sensor is not None:
+        tags |= {"zone": sensor.zone, "sensor_class": sensor.sensor_class.value}
+        tags["kind"] = meaning(sensor.sensor_class, Condition(tr.key.condition)).kind
+    fields: dict[str, float | int | str | bool] = {
+        "state": tr.after.value,
+        "previous": tr.before.value,
+        "event": tr.event.value,
+        "hazard": hazard or "",
+    }
+    if tr.value is not None:
+        fields["value"] = tr.value
+    return line("alarm_event", tags, fields, tr.ts_ns)
+
+
+def ledger_line(e: LedgerEvent, ident: Identity) -> str:
+    tags = {"site": ident.site, "gateway": ident.gateway, "type": e.type}
+    fields: dict[str, float | int | str | bool] = {
+        "seq": e.seq,
+        "number": e.number or "",
+        "actor": e.actor,
+        "reason": e.reason,
+        "payload": json.dumps(e.payload, ensure_ascii=False, sort_keys=True),
+    }
+    return line("ledger_event", tags, fields, e.ts_ns)
+
+
+def health_line(ident: Identity, fields: Mapping[str, int | float], ts_ns: int) -> str:
+    return line("gateway_health", {"site": ident.site, "gateway": ident.gateway}, fields, ts_ns)
