@@ -48,7 +48,7 @@ class Counters:
 
 def make_driver(dcfg: DriverConfig, registry: Registry, clock: Clock, start_ns: int) -> Driver:
     """config `type` -> driver package (type: sim <-> drivers/sim/)."""
-    sensors = [(s.index, s.channel or s.device) for s in registry.of_driver(dcfg.id)]
+    sensors = [(b.index, b.channel or b.device) for b in registry.bindings(dcfg.id)]
     return SimDriver(
         dcfg.id, sensors, clock=clock, start_ns=start_ns, seed=dcfg.seed, period_s=dcfg.period_s
     )
@@ -152,6 +152,11 @@ class Gateway:
             self._worker.shutdown(wait=True)
             if sink is not None:
                 sink.close()
+        c = self.counters
+        log.info(
+            "stopped cleanly: %d readings stored, %d steps, %d notifications",
+            c.readings, c.steps, c.notifications,
+        )  # fmt: skip
 
     def _open(self, start_ns: int) -> None:
         state = self.cfg.state_dir
@@ -286,14 +291,17 @@ class Gateway:
             log.error("reload refused, keeping the running device list:\n%s", exc)
             self.systemd.ready()
             return
+        # Queued batches carry the old sensor indices: stop the drivers, step them in, then swap.
+        for task in self._driver_tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._driver_tasks.values(), return_exceptions=True)
+        self._driver_tasks.clear()
+        await self._tick()
         registry = Registry.from_config(cfg)
         engine, now = self._engine(), self.clock.wall_ns()
         await self.run_db(lambda: engine.reload(registry, now))
         self._prefixes = registry.series_prefixes(self.ident)
         self.cfg = self.cfg.model_copy(update={"devices": cfg.devices, "drivers": cfg.drivers})
-        for task in self._driver_tasks.values():
-            task.cancel()
-        self._driver_tasks.clear()
         for dcfg in cfg.drivers:
             self._start_driver(dcfg)
         log.info("reloaded: %d sensors", len(registry))

@@ -88,7 +88,11 @@ class DeviceConfig(Strict):
     zone: Id
     sensor_class: SensorClass = Field(alias="class")
     location: str = ""  # building / floor / room, free text for people
-    channel: str = ""  # driver-specific address: the sim signal, later a register or topic
+    channel: str = ""  # sim: the scenario signal
+    address: int | None = Field(default=None, ge=0, le=255)  # bus address (Modbus slave id)
+    profile: str = ""  # register map / frame profile (config/profiles/<name>.yaml)
+    point: str = ""  # which value of the profile or payload, e.g. temperature, gas
+    topic: str = ""  # MQTT topic the device publishes on
     thresholds: Thresholds = Thresholds()
     enabled: bool = True
 

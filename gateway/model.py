@@ -24,6 +24,7 @@ class Quality(IntEnum):
     GOOD = 0
     UNCERTAIN = 1  # warming up, or a value the device itself flags as doubtful
     BAD = 2  # the device says the value is not a measurement (sensor lost, over range)
+    TEST = 3  # a person is testing the detector: never a real hazard
 
 
 class SensorClass(StrEnum):

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from alerting.presets import PRESETS, Preset
+from drivers.base import Binding
 from gateway.config import DeviceConfig, HazgwConfig
 from gateway.lineproto import series_prefix
 from gateway.model import Identity, SensorClass
@@ -29,6 +30,10 @@ class Sensor:
     driver: str
     channel: str
     preset: Preset
+    address: int | None = None
+    profile: str = ""
+    point: str = ""
+    topic: str = ""
 
     @property
     def place(self) -> str:
@@ -76,6 +81,10 @@ class Registry:
                     driver=dev.driver,
                     channel=dev.channel,
                     preset=_preset_for(dev),
+                    address=dev.address,
+                    profile=dev.profile,
+                    point=dev.point,
+                    topic=dev.topic,
                 )
             )
         return cls(sensors)
@@ -88,6 +97,16 @@ class Registry:
 
     def of_driver(self, driver: str) -> list[Sensor]:
         return [s for s in self.sensors if s.driver == driver]
+
+    def bindings(self, driver: str) -> list[Binding]:
+        """What a driver needs to know of its sensors (drivers never see the config)."""
+        return [
+            Binding(
+                s.index, s.device, s.sensor_class.value, s.channel, s.address, s.profile,
+                s.point, s.topic,
+            )
+            for s in self.of_driver(driver)
+        ]  # fmt: skip
 
     def series_prefixes(self, ident: Identity) -> list[str]:
         """Line-protocol series per sensor: measurement = sensor class, tags locate it."""

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Self
 
+from drivers.base import DriverStatus
 from drivers.sim.scenario import Scenario
 from gateway.clock import NS_PER_S, Clock
 from gateway.model import ReadingBatch
@@ -30,6 +31,7 @@ class SimDriver:
     ) -> None:
         self.name = name
         self.produced = 0
+        self.status = DriverStatus(connected=True)
         self._index = [s for s, _ in sensors]
         self._scenario = Scenario([c for _, c in sensors], seed=seed, period_s=period_s)
         self._clock = clock

@@ -1,0 +1,5 @@
+"""`python -m gateway` is `hazgw`."""
+
+from gateway.cli import main
+
+main()
