@@ -241,7 +241,10 @@ class Gateway:
         while not self._queue.empty():
             batches.append(self._queue.get_nowait())
         engine, now = self._engine(), self.clock.wall_ns()
-        result = await self.run_db(lambda: self._store(engine.step(batches, now), batches, now))
+        statuses = {name: d.status for name, d in self._drivers.items()}
+        result = await self.run_db(
+            lambda: self._store(engine.step(batches, now, statuses), batches, now)
+        )
         self.counters.steps += 1
         self.counters.readings += sum(len(b) for b in batches)
         await self._dispatch(result)

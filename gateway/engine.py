@@ -8,7 +8,7 @@ touched by one thread and every ledger write happens in order. Nothing here wait
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +19,7 @@ from alerting.escalation import EscalationLevel, EscalationPolicy, due_steps
 from alerting.ledger import Grade, Hazard, Kind, Ledger, LedgerEvent
 from alerting.notify import Notification
 from alerting.rules import CONDITIONS, Condition, dedup_key, meaning, title
+from drivers.base import DriverStatus
 from gateway.config import HazgwConfig
 from gateway.errors import LedgerError
 from gateway.model import BoolArray, Identity, ReadingBatch
@@ -71,7 +72,14 @@ class Engine:
 
     # --- the step -------------------------------------------------------------------------
 
-    def step(self, batches: Sequence[ReadingBatch], now_ns: int) -> StepResult:
+    def step(
+        self,
+        batches: Sequence[ReadingBatch],
+        now_ns: int,
+        statuses: Mapping[str, DriverStatus] | None = None,
+    ) -> StepResult:
+        """One tick. `statuses` maps driver id to what the driver knows of its bus (used for
+        comm-loss faults and suppressing the children of a failed bus)."""
         out = StepResult()
         self._apply_people(self.ledger.refresh(), now_ns, out)
         for batch in batches:
