@@ -29,7 +29,7 @@ def demo(
     ] = None,
 ) -> None:
     """Play the demo scenario: a gas leak, a fire, a silent and a frozen detector."""
-    console = Console()
+    console = Console(soft_wrap=True)  # paths and commands stay whole when piped or copied
     log_path = configure_demo_logging(state_dir)
     runner = DemoRunner(state_dir, speed=speed, duration_s=duration, ack_after_s=ack_after)
     asyncio.run(runner.run(console if console.is_terminal else None))

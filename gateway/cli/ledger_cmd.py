@@ -51,7 +51,8 @@ def list_(state_dir: StateDir = None, config: ConfigOpt = None, as_json: AsJson 
         print(json.dumps([h.to_json() for h in hazards], ensure_ascii=False, indent=2))
         return
     table = Table(title=f"Hazard ledger: {len(hazards)} entries")
-    for col in ("number", "found at (UTC)", "kind", "grade", "status", "title", "escalated to"):
+    table.add_column("number", no_wrap=True)  # people read it out on the phone: never folded
+    for col in ("found at (UTC)", "kind", "grade", "status", "title", "escalated to"):
         table.add_column(col)
     for h in hazards:
         d = h.to_json()

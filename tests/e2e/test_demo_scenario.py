@@ -7,76 +7,16 @@ find afterwards.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import looptime
 import pytest
 
 from alerting.hazards import Hazard
-from alerting.ledger import Ledger
-from alerting.notify import Notification
-from alerting.notify.log import RecordingNotifier
-from drivers.sim.scenario import DURATION_S
 from gateway.app import Gateway
 from gateway.clock import LoopClock
-from gateway.demo import demo_config
-from gateway.model import Identity
-from gateway.outbox import Lane, Outbox
-
-EPOCH_NS = 1_795_000_000 * 1_000_000_000  # 2026-11-18, fixed so numbers and times repeat
-S = 1_000_000_000
-
-
-@dataclass
-class Run:
-    hazards: list[Hazard]
-    notes: list[Notification]
-    produced: int
-    readings_in_outbox: list[str]
-    events_in_outbox: list[str]
-
-
-def run_demo(
-    state: Path, script: Callable[[Gateway, LoopClock], Coroutine[Any, Any, None]] | None = None
-) -> Run:
-    cfg = demo_config(state)
-    clock = LoopClock(speed=1.0, epoch_ns=EPOCH_NS)
-    recorder = RecordingNotifier()
-    gateway = Gateway(cfg, clock=clock, notifiers=[recorder])
-
-    async def main() -> None:
-        task = asyncio.create_task(gateway.run())
-        if script is not None:
-            await script(gateway, clock)
-        # Stop between two samples (every 5 s), so the last one is in without a race.
-        await clock.sleep(DURATION_S + 2.5 - clock.monotonic())
-        gateway.stop()
-        await task
-
-    loop = looptime.patch_event_loop(asyncio.SelectorEventLoop(), start=0)
-    try:
-        loop.run_until_complete(main())
-    finally:
-        loop.close()
-    ledger = Ledger(state / "ledger.sqlite", Identity("demo", "gw01"))
-    outbox = Outbox(state / "outbox.sqlite")
-    try:
-        readings = [ln for ln in outbox.lines(Lane.TELEMETRY) if not ln.startswith("gateway_")]
-        return Run(
-            ledger.hazards(),
-            recorder.sent,
-            sum(d.produced for d in gateway._drivers.values()),
-            readings,
-            outbox.lines(Lane.EVENTS),
-        )
-    finally:
-        ledger.close_db()
-        outbox.close()
+from tests.e2e.demo_run import EPOCH_NS, Run, S, run_demo
+from tests.schema_doc import field_type, load_schema, parse_line
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +140,23 @@ def test_an_acknowledgement_stops_the_escalation_until_the_level_rises(tmp_path:
     assert names[0] == "duty officer"
     assert names[1:] == ["safety officer", "principal responsible person", "supervising office"]
     assert seconds(gas, gas.escalation.steps[1].ts_ns) > 505
+
+
+def test_everything_written_is_described_in_the_schema_document(unattended: Run) -> None:
+    schema = load_schema()
+    undescribed: set[str] = set()
+    lines = unattended.telemetry_in_outbox + unattended.events_in_outbox
+    assert {ln.split(",", 1)[0] for ln in lines} >= {"gateway_health", "alarm_event", "co"}
+    for line in lines:
+        point = parse_line(line)
+        m = schema.get(point.measurement)
+        if m is None:
+            undescribed.add(point.measurement)
+            continue
+        undescribed |= {f"{point.measurement} tag {t}" for t in point.tags if t not in m.tags}
+        undescribed |= {
+            f"{point.measurement} field {f} ({field_type(v)})"
+            for f, v in point.fields.items()
+            if m.fields.get(f) != field_type(v)
+        }
+    assert undescribed == set()
