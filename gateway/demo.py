@@ -100,7 +100,16 @@ def snapshot(engine: Engine, result: StepResult, start_ns: int, now_ns: int) -> 
     return Snapshot((now_ns - start_ns) / NS_PER_S, _sensor_rows(engine), alarms, hazards, new)
 
 
-def render(snap: Snapshot, notes: list[Notification], speed: float) -> Group:
+def _note_line(n: Notification, start_ns: int) -> Text:
+    m, s = divmod(int((n.ts_ns - start_ns) / NS_PER_S), 60)
+    again = f" (reminder {n.repeat})" if n.repeat else ""
+    line = Text(f"  {m:02d}:{s:02d} {n.number} -> {n.step_name} [{', '.join(n.recipients)}]")
+    line.append(f"{again}  {n.reason}: {n.title}", style="dim")
+    line.no_wrap, line.overflow = True, "ellipsis"
+    return line
+
+
+def render(snap: Snapshot, notes: list[Notification], speed: float, start_ns: int) -> Group:
     m, s = divmod(int(snap.scenario_s), 60)
     head = Text(f"hazard-gateway demo  scenario {m:02d}:{s:02d}  (x{speed:g})", style="bold")
     sensors = Table(title="Sensors", expand=True)
@@ -118,10 +127,9 @@ def render(snap: Snapshot, notes: list[Notification], speed: float) -> Group:
     alarms = Text("Active alarms: " + ("none" if not snap.alarms else ""), style="bold")
     for a in snap.alarms:
         alarms.append("\n  " + a, style="red")
-    esc = Text("Escalation and notifications:", style="bold")
-    for n in notes[-8:]:
-        esc.append("\n  " + n.text, style="yellow")
-    return Group(head, sensors, alarms, ledger, esc)
+    esc = [Text("Escalation and notifications (latest 8):", style="bold")]
+    esc += [_note_line(n, start_ns) for n in notes[-8:]]
+    return Group(head, sensors, alarms, ledger, *esc)
 
 
 class DemoRunner:
@@ -153,7 +161,8 @@ class DemoRunner:
             while not task.done():
                 await asyncio.sleep(0.2)
                 await self._due_acks()
-                live.update(render(self.snap, self.recorder.sent, self.speed), refresh=True)
+                view = render(self.snap, self.recorder.sent, self.speed, self._start_ns)
+                live.update(view, refresh=True)
                 if self.clock.monotonic() >= DURATION_S or time.monotonic() >= deadline:
                     self.gateway.stop()
         await task
