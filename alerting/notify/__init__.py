@@ -22,12 +22,15 @@ class Notification:
     repeat: int  # 0 first time, then reminders
     ts_ns: int
     reason: str
+    drill: bool = False  # an emergency drill: every channel must say so plainly
+    round: int = 0  # escalation round (a level rise starts a new one)
 
     @property
     def text(self) -> str:
         again = f" (reminder {self.repeat})" if self.repeat else ""
         who = ", ".join(self.recipients)
-        return f"{self.number} {self.title}: {self.reason} -> {self.step_name} [{who}]{again}"
+        drill = "[DRILL - NOT A REAL ALARM] " if self.drill else ""
+        return f"{drill}{self.number} {self.title}: {self.reason} -> {self.step_name} [{who}]{again}"
 
 
 class NotifyError(Exception):
