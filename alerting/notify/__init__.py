@@ -30,7 +30,8 @@ class Notification:
         again = f" (reminder {self.repeat})" if self.repeat else ""
         who = ", ".join(self.recipients)
         drill = "[DRILL - NOT A REAL ALARM] " if self.drill else ""
-        return f"{drill}{self.number} {self.title}: {self.reason} -> {self.step_name} [{who}]{again}"
+        head = f"{drill}{self.number} {self.title}: {self.reason}"
+        return f"{head} -> {self.step_name} [{who}]{again}"
 
 
 class NotifyError(Exception):
