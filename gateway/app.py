@@ -86,6 +86,7 @@ class Gateway:
         self._reload = False
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hazgw-db")
         self._queue: asyncio.Queue[ReadingBatch] = asyncio.Queue(QUEUE_BATCHES)
+        self._spill: list[ReadingBatch] = []
         self._driver_tasks: dict[str, asyncio.Task[None]] = {}
         self._drivers: dict[str, Driver] = {}
         self.engine: Engine | None = None
@@ -139,9 +140,9 @@ class Gateway:
                 )  # fmt: skip
                 await self.stopping.wait()
                 self.systemd.stopping()
-                for task in self._driver_tasks.values():
-                    task.cancel()
-                await engine_task  # its last step drains the queue into the outbox
+                await self._stop_drivers()
+                await engine_task
+                await self._tick()  # what the drivers delivered before stopping, to the outbox
                 if fwd is not None:
                     aux[-1].cancel()
                     await fwd.drain(timeout_s=5.0)
@@ -216,10 +217,20 @@ class Gateway:
             await self.clock.sleep(backoff)
             backoff = min(backoff * 2, 60.0)
 
+    async def _stop_drivers(self) -> None:
+        for task in self._driver_tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._driver_tasks.values(), return_exceptions=True)
+        self._driver_tasks.clear()
+
     async def _enqueue(self, batch: ReadingBatch) -> None:
         if self._queue.full():
             self.counters.queue_full_waits += 1
-        await self._queue.put(batch)
+        try:
+            await self._queue.put(batch)
+        except asyncio.CancelledError:
+            self._spill.append(batch)  # stopping while the queue was full: not lost
+            raise
 
     # --- the engine ------------------------------------------------------------------------
 
@@ -234,10 +245,9 @@ class Gateway:
             if self.clock.monotonic() - last_health >= HEALTH_EVERY_S:
                 last_health = self.clock.monotonic()
                 await self._write_health()
-        await self._tick()  # whatever the drivers delivered before stopping
 
     async def _tick(self) -> None:
-        batches = []
+        batches, self._spill = self._spill, []
         while not self._queue.empty():
             batches.append(self._queue.get_nowait())
         engine, now = self._engine(), self.clock.wall_ns()
@@ -295,10 +305,7 @@ class Gateway:
             self.systemd.ready()
             return
         # Queued batches carry the old sensor indices: stop the drivers, step them in, then swap.
-        for task in self._driver_tasks.values():
-            task.cancel()
-        await asyncio.gather(*self._driver_tasks.values(), return_exceptions=True)
-        self._driver_tasks.clear()
+        await self._stop_drivers()
         await self._tick()
         registry = Registry.from_config(cfg)
         engine, now = self._engine(), self.clock.wall_ns()
