@@ -60,7 +60,17 @@ def ledger_line(e: LedgerEvent, ident: Identity) -> str:
         "reason": e.reason,
         "payload": json.dumps(e.payload, ensure_ascii=False, sort_keys=True),
     }
-    return line("ledger_event", tags, fields, e.ts_ns)
+    return line("ledger_event", tags, fields, ledger_time(e))
+
+
+def ledger_time(e: LedgerEvent) -> int:
+    """The event's time with its sequence number in the nanosecond digits.
+
+    Several events of one type can share a nanosecond (one tick escalates many hazards); InfluxDB
+    keeps one point per series and time, so without this the later event would overwrite the
+    earlier. Sub-microsecond digits of a wall-clock time carry no meaning.
+    """
+    return e.ts_ns - e.ts_ns % 1000 + e.seq % 1000
 
 
 def health_line(ident: Identity, fields: Mapping[str, int | float], ts_ns: int) -> str:
