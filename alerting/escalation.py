@@ -1,28 +1,39 @@
-"""Escalation through a duty chain: who is notified next about an unacknowledged hazard, and when.
+"""Escalation through a duty chain: who is notified next, and when.
 
 Pure functions over the ledger projection. No timer lives anywhere but in the ledger: the next step
 is scheduled from the steps already recorded there, so a restarted daemon that replays the ledger
 resumes at the right step, and a recorded step is never due again.
 
-A ladder runs in rounds. Round 0 starts when the hazard is registered; a level rise (gas level 2
-after level 1) starts a new round at the raised start level, due at once, so the people already told
-about level 1 hear that it got worse. Acknowledgement or closure stops the ladder.
+Two ladders use the same rules:
+- the alarm ladder (`due_steps`) runs until someone acknowledges. Round 0 starts when the hazard
+  is registered; a level rise (gas level 2 after level 1) starts a new round at the raised start
+  level, due at once, so the people already told about level 1 hear that it got worse. A drill's
+  ladder is not stopped by acknowledgements (each person's time is measured) and never repeats.
+- the deadline ladder (`deadline_due_steps`) starts when a rectification deadline passes and runs
+  until the entry is verified; each step marks the entry as supervised (督办). A new deadline
+  starts a new round.
+
+Recipients are person ids or roles: roster roles (duty_officer, leader_on_duty) resolved by the
+`resolve` callable at notification time, and `responsible` (the entry's responsible person).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 
-from alerting.hazards import EscalationStep, Hazard, Status
+from alerting.records import EscalationState, EscalationStep, Hazard
+from alerting.roster import RESPONSIBLE
 from gateway.clock import NS_PER_S
+
+Resolve = Callable[[str, int], tuple[str, ...]]  # (recipient, at_ns) -> person ids
 
 
 @dataclass(frozen=True)
 class EscalationLevel:
     name: str
-    recipients: tuple[str, ...]
+    recipients: tuple[str, ...]  # person ids or roles
     delay_s: float  # wait after the previous level was notified (level 0's delay is ignored)
 
 
@@ -41,56 +52,148 @@ class EscalationPolicy:
             raise ValueError(f"repeat_s must be > 0 or None, got {self.repeat_s}")
 
 
-def due_steps(hazard: Hazard, policy: EscalationPolicy, now_ns: int) -> list[EscalationStep]:
-    """The steps due at `now_ns`, in order, each stamped `now_ns`.
+@dataclass(frozen=True)
+class PolicyRule:
+    """A policy for some kinds and grades (an empty set matches any), with its start levels."""
+
+    policy: EscalationPolicy
+    kinds: frozenset[str] = frozenset()
+    grades: frozenset[str] = frozenset()
+    start_level: Mapping[str, int] = field(default_factory=dict)  # by start key (gas_level2)
+
+    def matches(self, kind: str, grade: str) -> bool:
+        return (not self.kinds or kind in self.kinds) and (not self.grades or grade in self.grades)
+
+
+@dataclass(frozen=True)
+class PolicyBook:
+    """Every escalation policy of a site: the first rule matching kind and grade wins."""
+
+    default: EscalationPolicy
+    start_level: Mapping[str, int] = field(default_factory=dict)
+    rules: tuple[PolicyRule, ...] = ()
+    deadline: EscalationPolicy | None = None  # overdue rectifications; None: not escalated
+
+    def rule_for(self, kind: str, grade: str) -> PolicyRule:
+        for rule in self.rules:
+            if rule.matches(kind, grade):
+                return rule
+        return PolicyRule(self.default, start_level=self.start_level)
+
+    def policy_for(self, hazard: Hazard) -> EscalationPolicy:
+        return self.rule_for(hazard.kind.value, hazard.grade.value).policy
+
+    def start_level_for(self, kind: str, grade: str, start_key: str) -> int:
+        """Where the alarm ladder starts, clamped to the chain (level-2 gas and fire start
+        higher); a rule without its own start levels uses the book's."""
+        rule = self.rule_for(kind, grade)
+        levels = rule.start_level or self.start_level
+        return min(max(levels.get(start_key, 0), 0), len(rule.policy.levels) - 1)
+
+
+def due_steps(
+    hazard: Hazard, policy: EscalationPolicy, now_ns: int, *, resolve: Resolve | None = None
+) -> list[EscalationStep]:
+    """The alarm-ladder steps due at `now_ns`, in order, each stamped `now_ns`.
 
     After downtime every level missed is returned (nobody is skipped); missed repeats of the last
     level collapse into one, and no repeat follows a level notified in the same batch.
     """
+    if not hazard.escalating:  # acknowledged, or beyond: the ladder stops; a drill runs on
+        return []
+    repeat_s = None if hazard.drill else policy.repeat_s
+    return _due(hazard, hazard.escalation, policy, repeat_s, now_ns, resolve=resolve)
+
+
+def next_due_ns(hazard: Hazard, policy: EscalationPolicy) -> int | None:
+    """When the next alarm-ladder step falls due (possibly already past), or None if done."""
+    if not hazard.escalating:
+        return None
+    repeat_s = None if hazard.drill else policy.repeat_s
+    return next((at for _, _, at in _upcoming(hazard.escalation, policy, repeat_s)), None)
+
+
+def deadline_due_steps(
+    hazard: Hazard, policy: EscalationPolicy, now_ns: int, *, resolve: Resolve | None = None
+) -> list[EscalationStep]:
+    """The deadline-ladder steps due at `now_ns`: level 0 when the deadline passes, each next
+    level after its delay, while the rectification is not verified. Record each with
+    `Ledger.record_overdue`, which marks the entry as supervised (督办)."""
+    ladder = hazard.deadline_escalation
+    if ladder is None or not hazard.overdue_at(now_ns):
+        return []
+    return _due(hazard, ladder, policy, policy.repeat_s, now_ns, resolve=resolve)
+
+
+def deadline_next_due_ns(hazard: Hazard, policy: EscalationPolicy) -> int | None:
+    ladder = hazard.deadline_escalation
+    if ladder is None or hazard.deadline_ns is None or not hazard.overdue_at(hazard.deadline_ns):
+        return None
+    return next((at for _, _, at in _upcoming(ladder, policy, policy.repeat_s)), None)
+
+
+def overdue(hazards: list[Hazard], now_ns: int) -> list[Hazard]:
+    """Entries whose rectification deadline has passed and that are not verified (no drills)."""
+    return [h for h in hazards if h.overdue_at(now_ns)]
+
+
+def recipients(
+    hazard: Hazard, level: EscalationLevel, now_ns: int, resolve: Resolve | None = None
+) -> tuple[str, ...]:
+    """A level's recipients as people: roles through the roster, `responsible` from the entry."""
+    people: list[str] = []
+    for r in level.recipients:
+        if r == RESPONSIBLE and hazard.responsible:
+            people.append(hazard.responsible)
+        else:
+            people.extend(resolve(r, now_ns) if resolve is not None else (r,))
+    return tuple(dict.fromkeys(people))
+
+
+def _due(
+    hazard: Hazard,
+    ladder: EscalationState,
+    policy: EscalationPolicy,
+    repeat_s: float | None,
+    now_ns: int,
+    *,
+    resolve: Resolve | None,
+) -> list[EscalationStep]:
     steps: list[EscalationStep] = []
-    for level, repeat, due_ns in _upcoming(hazard, policy):
+    for level, repeat, due_ns in _upcoming(ladder, policy, repeat_s):
         if due_ns > now_ns or (repeat and steps):
             break
         spec = policy.levels[level]
-        steps.append(
-            EscalationStep(
-                level, spec.name, spec.recipients, now_ns, repeat, hazard.escalation.round
-            )
-        )
+        who = recipients(hazard, spec, now_ns, resolve)
+        steps.append(EscalationStep(level, spec.name, who, now_ns, repeat, ladder.round))
         if repeat:
             break
     return steps
 
 
-def next_due_ns(hazard: Hazard, policy: EscalationPolicy) -> int | None:
-    """When the next step falls due (possibly already past), or None if the ladder is done."""
-    return next((due_ns for _, _, due_ns in _upcoming(hazard, policy)), None)
-
-
-def _upcoming(hazard: Hazard, policy: EscalationPolicy) -> Iterator[tuple[int, int, int]]:
+def _upcoming(
+    ladder: EscalationState, policy: EscalationPolicy, repeat_s: float | None
+) -> Iterator[tuple[int, int, int]]:
     """(level, repeat, due_ns) of the steps still to come in this round; endless when repeating.
 
     Each is scheduled from the one before it, starting from the last recorded step.
     """
-    if hazard.status is not Status.REGISTERED:  # acknowledged or beyond: the ladder stops
-        return
-    esc = hazard.escalation
     top = len(policy.levels) - 1
-    done = [s for s in esc.steps if s.round == esc.round]
+    done = [s for s in ladder.steps if s.round == ladder.round]
     if done:
         # the policy may have shrunk since that step was recorded: continue from the top
         level, repeat, at = min(done[-1].level, top), done[-1].repeat, done[-1].ts_ns
     else:
         # a start level beyond the policy means "the top": never skip notifying anyone
-        level, repeat, at = min(max(esc.start_level, 0), top), 0, esc.started_ns
+        level, repeat, at = min(max(ladder.start_level, 0), top), 0, ladder.started_ns
         yield level, repeat, at
     while True:
         if level < top:
             level, repeat = level + 1, 0
             at += _ns(policy.levels[level].delay_s)
-        elif policy.repeat_s is not None:
+        elif repeat_s is not None:
             repeat += 1
-            at += _ns(policy.repeat_s)
+            at += _ns(repeat_s)
         else:
             return
         yield level, repeat, at

@@ -14,22 +14,39 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
-from alerting.ledger import Ledger
-from alerting.notify import Notification, Notifier
+from alerting.health import AlarmKpi
+from alerting.ledger import Kind, Ledger
+from alerting.notify import Notifier
+from alerting.notify.build import build_pipeline
+from alerting.notify.delivery import ledger_recorder
+from alerting.notify.pipeline import NotifyPipeline
 from drivers.base import Driver
+from drivers.modbus.config import ModbusRtuDriverConfig
+from drivers.modbus.driver import ModbusRtuDriver
+from drivers.mqtt.config import MqttDriverConfig
+from drivers.mqtt.driver import MqttDriver
 from drivers.sim.driver import SimDriver
-from gateway.clock import Clock, sleep_unless
+from drivers.uart.config import UartDriverConfig
+from drivers.uart.driver import UartDriver
+from gateway.clock import Clock, SystemClock, sleep_unless
 from gateway.config import DriverConfig, HazgwConfig, load_config
 from gateway.engine import Engine, StepResult
 from gateway.errors import ConfigError, DriverError
 from gateway.forwarder import Forwarder
 from gateway.influx import InfluxV1Sink, InfluxV2Sink, Sink
 from gateway.model import Identity, ReadingBatch
-from gateway.outbox import Lane, Outbox
+from gateway.outbox import Lane, Outbox, OutboxError
 from gateway.registry import Registry
 from gateway.sdnotify import SystemdNotifier
-from gateway.telemetry import health_line, ledger_line, reading_lines, transition_line
+from gateway.telemetry import (
+    health_line,
+    kpi_line,
+    ledger_line,
+    reading_lines,
+    transition_line,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,14 +61,31 @@ class Counters:
     notifications: int = 0
     queue_full_waits: int = 0
     driver_restarts: int = 0
+    readings_lost: int = 0  # the outbox could not take them (disk full)
 
 
 def make_driver(dcfg: DriverConfig, registry: Registry, clock: Clock, start_ns: int) -> Driver:
-    """config `type` -> driver package (type: sim <-> drivers/sim/)."""
-    sensors = [(b.index, b.channel or b.device) for b in registry.bindings(dcfg.id)]
+    """config `type` -> driver package (sim <-> drivers/sim/, modbus_rtu <-> drivers/modbus/,
+    uart <-> drivers/uart/). Raises ConfigError for a bad profile or binding; opens nothing."""
+    bindings = registry.bindings(dcfg.id)
+    if isinstance(dcfg, ModbusRtuDriverConfig):
+        return ModbusRtuDriver(dcfg, bindings, clock=clock)
+    if isinstance(dcfg, UartDriverConfig):
+        return UartDriver(dcfg, bindings, clock=clock)
+    if isinstance(dcfg, MqttDriverConfig):
+        return MqttDriver(dcfg, bindings, clock=clock)
+    sensors = [(b.index, b.channel or b.device) for b in bindings]
     return SimDriver(
         dcfg.id, sensors, clock=clock, start_ns=start_ns, seed=dcfg.seed, period_s=dcfg.period_s
     )
+
+
+def check_drivers(cfg: HazgwConfig) -> None:
+    """Build every driver once without opening anything: a bad profile or binding stops
+    start-up (and `hazgw config check`) with a ConfigError instead of a crash loop later."""
+    registry = Registry.from_config(cfg)
+    for dcfg in cfg.drivers:
+        make_driver(dcfg, registry, SystemClock(), 0)
 
 
 def make_sink(cfg: HazgwConfig) -> Sink | None:
@@ -64,6 +98,13 @@ def make_sink(cfg: HazgwConfig) -> Sink | None:
             password=i.password, gzip=i.gzip, timeout_s=i.timeout_s,
         )  # fmt: skip
     return InfluxV2Sink(i.url, i.token, i.org, i.bucket, gzip=i.gzip, timeout_s=i.timeout_s)
+
+
+def _zones_needing_attention(ledger: Ledger | None) -> set[str]:
+    """Zones with an open hazard nobody has acknowledged: their sirens stay on."""
+    if ledger is None:
+        return set()
+    return {h.zone for h in ledger.open_hazards() if h.zone and h.acknowledged_at_ns is None}
 
 
 class Gateway:
@@ -92,6 +133,12 @@ class Gateway:
         self.engine: Engine | None = None
         self.outbox: Outbox | None = None
         self.ledger: Ledger | None = None
+        self.forwarder: Forwarder | None = None
+        self.notify: NotifyPipeline
+        self._alarming: set[str] = set()
+        self._last_kpi: AlarmKpi | None = None
+        self._alarming_before: set[str] = set()
+        self._outbox_failing = False
 
     # --- control from outside (signals, the demo, tests) -----------------------------------
 
@@ -114,6 +161,20 @@ class Gateway:
         )
         await self._dispatch(result)
 
+    async def start_drill(
+        self, *, title: str, kind: Kind, level: int, by: str, zone: str | None = None
+    ) -> None:
+        """An emergency drill through the real chain (HTTP/MQTT command handlers call this)."""
+        engine, now = self._engine(), self.clock.wall_ns()
+        result = await self.run_db(
+            lambda: self._store(
+                engine.start_drill(
+                    title=title, kind=kind, level=level, by=by, now_ns=now, zone=zone
+                ), [], now,
+            )
+        )  # fmt: skip
+        await self._dispatch(result)
+
     # --- the run ---------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -121,6 +182,12 @@ class Gateway:
         start_ns = self.clock.wall_ns()
         self._start_ns = start_ns
         await self.run_db(lambda: self._open(start_ns))
+        assert self.ledger is not None
+        self.notify = build_pipeline(
+            self.cfg.notify, people=self.cfg.people,
+            record=ledger_recorder(self.ledger, self.run_db), clock=self.clock,
+            site=self.ident.site, gateway=self.ident.gateway, extra=self.notifiers,
+        )  # fmt: skip
         sink = make_sink(self.cfg)
         try:
             async with asyncio.TaskGroup() as tg:
@@ -128,6 +195,7 @@ class Gateway:
                 for dcfg in self.cfg.drivers:
                     self._start_driver(dcfg)
                 engine_task = tg.create_task(self._engine_loop(), name="engine")
+                notify_task = tg.create_task(self.notify.run(), name="notify")
                 aux = [tg.create_task(self._watchdog(), name="watchdog")]
                 fwd = self._start_forwarder(sink)
                 if fwd is not None:
@@ -143,6 +211,8 @@ class Gateway:
                 await self._stop_drivers()
                 await engine_task
                 await self._tick()  # what the drivers delivered before stopping, to the outbox
+                await self.notify.drain(timeout_s=10.0)
+                notify_task.cancel()
                 if fwd is not None:
                     aux[-1].cancel()
                     await fwd.drain(timeout_s=5.0)
@@ -162,14 +232,18 @@ class Gateway:
     def _open(self, start_ns: int) -> None:
         state = self.cfg.state_dir
         state.mkdir(parents=True, exist_ok=True)
-        self.ledger = Ledger(state / "ledger.sqlite", self.ident, prefix=self.cfg.ledger.prefix)
+        self.ledger = Ledger(
+            state / "ledger.sqlite", self.ident, prefix=self.cfg.ledger.prefix,
+            tz=ZoneInfo(self.cfg.site.timezone),  # report periods, roster, the year in numbers
+        )  # fmt: skip
         check = self.ledger.verify()
         if not check.ok:  # keep protecting people; the broken file is evidence for an audit
             log.critical(
                 "ledger chain broken at event %s: %s", check.first_broken_seq, check.reason
             )
-        self.outbox = Outbox(
+        self.outbox, _moved_aside = Outbox.open_or_recover(
             state / "outbox.sqlite",
+            now_ns=start_ns,
             max_telemetry_bytes=int(self.cfg.outbox.max_telemetry_mb * 2**20),
         )
         registry = Registry.from_config(self.cfg)
@@ -188,9 +262,13 @@ class Gateway:
         return self.engine
 
     def _start_forwarder(self, sink: Sink | None) -> Forwarder | None:
-        if sink is None or self.outbox is None:
+        if sink is None or self.outbox is None or self.cfg.influxdb is None:
             return None
-        return Forwarder(self.outbox, sink, run_db=self.run_db, clock=self.clock)
+        self.forwarder = Forwarder(
+            self.outbox, sink, run_db=self.run_db, clock=self.clock,
+            max_age_s=self.cfg.influxdb.max_age_s,
+        )  # fmt: skip
+        return self.forwarder
 
     # --- drivers ---------------------------------------------------------------------------
 
@@ -268,28 +346,45 @@ class Gateway:
         stamps = [tr.ts_ns for tr, _ in result.transitions]
         events += [ledger_line(e, self.ident) for e in result.ledger_events]
         stamps += [e.ts_ns for e in result.ledger_events]
-        if events:
-            outbox.append(Lane.EVENTS, events, stamps)
-        for batch in batches:
-            lines, ts = reading_lines(batch, self._prefixes)
-            if lines:
-                outbox.append(Lane.TELEMETRY, lines, ts)
+        try:
+            if events:
+                outbox.append(Lane.EVENTS, events, stamps)
+            if result.kpi is not None and result.kpi != self._last_kpi:
+                outbox.append(Lane.TELEMETRY, [kpi_line(self.ident, result.kpi, now_ns)], [now_ns])
+                self._last_kpi = result.kpi
+            for batch in batches:
+                lines, ts = reading_lines(batch, self._prefixes)
+                if lines:
+                    outbox.append(Lane.TELEMETRY, lines, ts)
+            self._outbox_ok()
+        except OutboxError as exc:
+            # The ledger already holds every alarm and event: a full disk must not stop the
+            # safety path. Telemetry of this step is lost and counted.
+            self._outbox_failed(exc, sum(len(b) for b in batches))
         if self.on_step is not None:
             self.on_step(result, self._engine(), now_ns)
+        self._alarming = _zones_needing_attention(self.ledger)
         return result
 
-    async def _dispatch(self, result: StepResult) -> None:
-        for note in result.notifications:
-            await self._notify(note)
+    def _outbox_failed(self, exc: OutboxError, readings: int) -> None:
+        self.counters.readings_lost += readings
+        if not self._outbox_failing:
+            log.error("outbox write failed, telemetry is being lost (alarms are not): %s", exc)
+        self._outbox_failing = True
 
-    async def _notify(self, note: Notification) -> None:
-        self.counters.notifications += 1
-        for notifier in self.notifiers:
-            try:
-                await notifier.send(note)
-            except Exception:
-                # One broken channel must not silence the others; the log channel always works.
-                log.exception("notifier %s failed for %s", notifier.name, note.number)
+    def _outbox_ok(self) -> None:
+        if self._outbox_failing:
+            log.warning("outbox writable again; %d readings were lost", self.counters.readings_lost)
+        self._outbox_failing = False
+
+    async def _dispatch(self, result: StepResult) -> None:
+        """Hand notifications to the pipeline (never blocks); silence zones now all acknowledged."""
+        for note in result.notifications:
+            self.counters.notifications += 1
+            self.notify.submit(note)
+        for zone in sorted(self._alarming_before - self._alarming):
+            self.notify.silence(zone)
+        self._alarming_before = self._alarming
 
     async def _do_reload(self) -> None:
         """SIGHUP: re-read the device list; a bad file is refused and the old list kept."""
@@ -309,6 +404,7 @@ class Gateway:
         await self._tick()
         registry = Registry.from_config(cfg)
         engine, now = self._engine(), self.clock.wall_ns()
+        engine.cfg = engine.cfg.model_copy(update={"detection": cfg.detection})
         await self.run_db(lambda: engine.reload(registry, now))
         self._prefixes = registry.series_prefixes(self.ident)
         self.cfg = self.cfg.model_copy(update={"devices": cfg.devices, "drivers": cfg.drivers})
@@ -321,16 +417,22 @@ class Gateway:
         outbox, now, c = self.outbox, self.clock.wall_ns(), self.counters
         assert outbox is not None
 
+        # Read on the loop thread: the clock belongs to the event loop.
+        forwarder = self.forwarder.health_fields() if self.forwarder is not None else {}
+
         def work() -> None:
-            st = outbox.stats()
-            fields = {
+            fields: dict[str, int | float | str] = {
                 "readings": c.readings, "steps": c.steps, "notifications": c.notifications,
                 "queue_depth": self._queue.qsize(), "queue_full_waits": c.queue_full_waits,
-                "driver_restarts": c.driver_restarts, "outbox_events": st.events,
-                "outbox_telemetry": st.telemetry, "outbox_dropped": st.dropped_telemetry,
+                "driver_restarts": c.driver_restarts, "readings_lost": c.readings_lost,
                 "alarms_annunciated": len(self._engine().alarms.annunciated()),
             }  # fmt: skip
-            outbox.append(Lane.TELEMETRY, [health_line(self.ident, fields, now)], [now])
+            fields |= outbox.stats().health_fields(now)
+            fields |= forwarder
+            try:
+                outbox.append(Lane.TELEMETRY, [health_line(self.ident, fields, now)], [now])
+            except OutboxError as exc:
+                self._outbox_failed(exc, 0)
 
         await self.run_db(work)
 

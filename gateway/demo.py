@@ -18,7 +18,7 @@ from rich.text import Text
 
 from alerting.alarms import UNACKNOWLEDGED
 from alerting.notify import Notification
-from alerting.notify.log import LogNotifier, RecordingNotifier
+from alerting.notify.log import RecordingNotifier
 from drivers.sim.scenario import DURATION_S
 from gateway.app import Gateway
 from gateway.clock import NS_PER_S, LoopClock
@@ -142,7 +142,7 @@ class DemoRunner:
         self.clock = LoopClock(speed)
         self.snap = Snapshot()
         self.gateway = Gateway(
-            self.cfg, clock=self.clock, notifiers=[LogNotifier(), self.recorder],
+            self.cfg, clock=self.clock, notifiers=[self.recorder],
             on_step=self._on_step,
         )  # fmt: skip
         self._acks: dict[str, float] = {}  # hazard -> scenario second to acknowledge at

@@ -1,31 +1,63 @@
 """The safety path in one synchronous step: readings -> detection -> alarm states -> hazard ledger
--> escalation -> notifications to send.
+-> escalation -> notifications to send, and the alarm system's health.
 
 The daemon runs `step` on its single database worker thread, so the engine's state is only ever
 touched by one thread and every ledger write happens in order. Nothing here waits on telemetry.
+
+Per tick: people's ledger events, expired shelves, the bus tree, detection over all sensors at
+once; then only the alarm cells whose condition or overlay changed are walked in Python. Bus and
+zone alarms (a dead bus, a fire confirmed by smoke and heat) sit above the devices.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from alerting.alarms import AlarmBook, AlarmEvent, AlarmKey, AlarmState, Transition
 from alerting.detect import Conditions, Detector
-from alerting.escalation import EscalationLevel, EscalationPolicy, due_steps
+from alerting.escalation import (
+    EscalationLevel,
+    EscalationPolicy,
+    PolicyBook,
+    PolicyRule,
+    deadline_due_steps,
+    due_steps,
+)
+from alerting.health import AlarmHealth, AlarmKpi, HealthLimits
 from alerting.ledger import Grade, Hazard, Kind, Ledger, LedgerEvent
 from alerting.notify import Notification
-from alerting.rules import CONDITIONS, Condition, dedup_key, meaning, title
+from alerting.presets import Preset, device_layer, resolve
+from alerting.rules import (
+    CONDITIONS,
+    FAULTS,
+    LINK,
+    LOW_SIDE,
+    AlarmMeaning,
+    Condition,
+    bus_dedup_key,
+    bus_title,
+    dedup_key,
+    meaning,
+    title,
+)
+from alerting.topology import Link, LinkState, Topology
+from alerting.vocabulary import iso_utc
 from drivers.base import DriverStatus
-from gateway.config import HazgwConfig
-from gateway.errors import LedgerError
-from gateway.model import BoolArray, Identity, ReadingBatch
+from gateway.config import EscalationLevelConfig, HazgwConfig, Thresholds, roster_from
+from gateway.errors import ConfigError, ConfigIssue, LedgerError
+from gateway.model import Identity, ReadingBatch, SensorClass
 from gateway.registry import Registry, Sensor
 
 log = logging.getLogger(__name__)
+NS = 1_000_000_000
+COLUMN = {c: i for i, c in enumerate(CONDITIONS)}
+TESTABLE = np.array([c not in LINK for c in CONDITIONS])  # a test does not touch the link
+S = AlarmState
 
 
 @dataclass(slots=True)
@@ -33,42 +65,123 @@ class StepResult:
     transitions: list[tuple[Transition, str | None]] = field(default_factory=list)  # + hazard
     notifications: list[Notification] = field(default_factory=list)
     ledger_events: list[LedgerEvent] = field(default_factory=list)
+    kpi: AlarmKpi | None = None  # the alarm system's health after this step
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """What a raised alarm writes into its ledger entry."""
+
+    dedup: str
+    title: str
+    device: str | None
+    zone: str | None
+    place: str
+    value: float | None = None
+    start: int | None = None  # escalation start level; None = by the alarm's kind
+    basis: str = ""  # where the set point comes from (the preset's basis)
 
 
 def policy_from(cfg: HazgwConfig) -> EscalationPolicy:
+    return _policy(cfg.escalation.levels, cfg.escalation.repeat_s)
+
+
+def _policy(levels: list[EscalationLevelConfig], repeat_s: float | None) -> EscalationPolicy:
+    steps = tuple(EscalationLevel(lv.name, tuple(lv.recipients), lv.delay_s) for lv in levels)
+    return EscalationPolicy(steps, repeat_s)
+
+
+def policy_book_from(cfg: HazgwConfig) -> PolicyBook:
+    """Every ladder of the site: the default, per alarm kind and grade, and for deadlines."""
     esc = cfg.escalation
-    levels = tuple(EscalationLevel(lv.name, tuple(lv.recipients), lv.delay_s) for lv in esc.levels)
-    return EscalationPolicy(levels, esc.repeat_s)
+    rules = tuple(
+        PolicyRule(
+            _policy(p.levels, p.repeat_s), frozenset(p.kinds), frozenset(p.grades),
+            {str(k): v for k, v in p.start_level.items()},
+        )
+        for p in esc.policies
+    )  # fmt: skip
+    late = esc.deadlines
+    deadline = None if late is None else _policy(late.levels, late.repeat_s)
+    starts = {str(k): v for k, v in esc.start_level.items()}
+    return PolicyBook(policy_from(cfg), starts, rules, deadline)
+
+
+def _layer(t: Thresholds | None) -> dict[str, Any]:
+    return {} if t is None else t.model_dump(exclude_none=True)
+
+
+def preset_issues(cfg: HazgwConfig) -> Iterator[str]:
+    """Layered set points that cannot work, as "@devices[i].thresholds: ..." (the form of the
+    config loader's cross check, which can yield these to name file, key and line)."""
+    det, known = cfg.detection, {z.id for z in cfg.zones}
+    for name in det.zones:
+        if name not in known:
+            yield f"@detection.zones.{name}: {name!r} is not in zones"
+    for i, dev in enumerate(cfg.devices):
+        cls, zone = dev.sensor_class, det.zones.get(dev.zone, {})
+        layers = [_layer(det.site.get(cls)), _layer(zone.get(cls)), _layer(dev.thresholds)]
+        for problem in resolve(cls, layers)[1]:
+            yield f"@devices[{i}].thresholds: {problem} (device > zone > site > preset)"
+
+
+def effective_presets(cfg: HazgwConfig, registry: Registry) -> tuple[list[Preset], list[str]]:
+    """Site and zone overrides laid under each device's own settings."""
+    det, presets, problems = cfg.detection, [], []
+    for s in registry.sensors:
+        zone = det.zones.get(s.zone, {}).get(s.sensor_class)
+        layers = [_layer(det.site.get(s.sensor_class)), _layer(zone), device_layer(s.preset)]
+        preset, found = resolve(s.sensor_class, layers)
+        presets.append(preset)
+        problems += [f"device {s.device}: {p} (device > zone > site > preset)" for p in found]
+    return presets, problems
 
 
 class Engine:
     def __init__(
         self, cfg: HazgwConfig, registry: Registry, ledger: Ledger, *, start_ns: int
     ) -> None:
-        self.cfg = cfg
+        self.cfg, self.ledger = cfg, ledger
         self.ident = Identity(cfg.site.id, cfg.gateway.id)
-        self.ledger = ledger
-        self.policy = policy_from(cfg)
-        top = len(self.policy.levels) - 1
-        self._start_level: dict[str, int] = {
-            k: min(v, top) for k, v in cfg.escalation.start_level.items()
-        }
+        self.book = policy_book_from(cfg)
+        self.policy = self.book.default
+        self.roster = roster_from(cfg)  # roles in escalation levels resolve when a step is due
+        self._owner = {z.id: z.owner for z in cfg.zones}  # the default responsible person
         self.alarms = AlarmBook()
-        self.registry = registry
-        self.detector = self._new_detector(registry, start_ns)
-        self.active = np.zeros((len(registry), len(CONDITIONS)), dtype=bool)
+        self.health = AlarmHealth(HealthLimits(**cfg.detection.health.model_dump()))
         self.conditions: Conditions | None = None
         self._peaks: dict[AlarmKey, float] = {}
+        self._bus_down: dict[str, bool] = {}
+        issues = [i.removeprefix("@").split(": ", 1) for i in preset_issues(cfg)]
+        if issues:  # fail closed: set points that cannot protect anybody stop the start
+            raise ConfigError([ConfigIssue("config", key, None, text) for key, text in issues])
+        self._install(registry, start_ns, origin_ns=start_ns)
         self._last_seq = max((e.seq for e in ledger.events()), default=0)
-        self._escalating = {
-            h.number for h in ledger.hazards() if _needs_escalation(h)
-        }  # a restart resumes escalation from the ledger
+        # A restart resumes escalation from the ledger.
+        self._escalating = {h.number for h in ledger.hazards() if h.escalating}
 
-    def _new_detector(self, registry: Registry, start_ns: int) -> Detector:
-        d = self.cfg.detection
-        return Detector(
-            registry.presets(), start_ns=start_ns, ring=d.ring_size, window_s=d.rate_window_s
-        )
+    def _install(self, registry: Registry, now_ns: int, *, origin_ns: int) -> None:
+        presets, problems = effective_presets(self.cfg, registry)
+        for p in problems:  # only a reload gets here with problems: too late to refuse
+            log.error("reloaded set points: %s; the class's on-delay budget applies", p)
+        presets = [p.within_budget() for p in presets]
+        d, s = self.cfg.detection, registry.sensors
+        self.registry, self.presets = registry, presets
+        self.detector = Detector(
+            presets, start_ns=now_ns, ring=d.ring_size, window_s=d.rate_window_s,
+            origin_ns=origin_ns,
+        )  # fmt: skip
+        self.topology = Topology(
+            [x.driver for x in s], [x.device for x in s], [x.zone for x in s],
+            fault_after_s=d.bus_fault_after_s,
+        )  # fmt: skip
+        shape = (len(s), len(CONDITIONS))
+        self.active, self.suppressed = np.zeros(shape, bool), np.zeros(shape, bool)
+        self.test_cols, self.testing = np.zeros(shape, bool), np.zeros(len(s), bool)
+        self.bus_down_now = np.zeros(len(s), bool)
+        self._is_smoke = np.array([x.sensor_class is SensorClass.SMOKE for x in s], bool)
+        self._is_temp = np.array([x.sensor_class is SensorClass.TEMPERATURE for x in s], bool)
+        self._confirmed = np.zeros(len(self.topology.zone_ids), bool)
 
     # --- the step -------------------------------------------------------------------------
 
@@ -78,77 +191,193 @@ class Engine:
         now_ns: int,
         statuses: Mapping[str, DriverStatus] | None = None,
     ) -> StepResult:
-        """One tick. `statuses` maps driver id to what the driver knows of its bus (used for
-        comm-loss faults and suppressing the children of a failed bus)."""
+        """One tick. `statuses` maps driver id to what the driver knows of its bus (comm-loss
+        faults, and suppressing the children of a failed bus)."""
         out = StepResult()
         self._apply_people(self.ledger.refresh(), now_ns, out)
+        self._expire_shelves(now_ns, out)
+        links = self.topology.update(_links(statuses or {}), now_ns)
+        if len(links.recovered):
+            self.detector.restart_silence(links.recovered, now_ns)
         for batch in batches:
             self.detector.ingest(batch)
-        self.conditions = self.detector.evaluate(now_ns)
-        now_active = _active_matrix(self.conditions)
-        for row, col in zip(*np.nonzero(now_active != self.active), strict=True):
-            sensor, cond = self.registry.sensors[row], CONDITIONS[col]
-            self._on_change(sensor, cond, bool(now_active[row, col]), now_ns, out)
-        self.active = now_active
+        c = self.conditions = self.detector.evaluate(now_ns)
+        self._sync_buses(links, now_ns, out)
+        self._sync_sensors(c, links, now_ns, out)
+        self._corroborate(c, now_ns, out)
         self._track_peaks()
         self._escalate(now_ns, out)
+        self._escalate_deadlines(now_ns, out)
         out.ledger_events += self._new_ledger_events()
+        self.health.observe(tr for tr, _ in out.transitions)
+        out.kpi = self.health.kpi(now_ns, self.alarms)
         return out
 
-    def _on_change(
-        self, sensor: Sensor, cond: Condition, active: bool, now_ns: int, out: StepResult
+    def _sync_sensors(self, c: Conditions, links: LinkState, now_ns: int, out: StepResult) -> None:
+        """Walk only the cells whose condition, suppression or test state changed."""
+        active = np.column_stack([c.active, links.comm_loss])
+        suppressed = np.zeros_like(active)
+        suppressed[:, COLUMN[Condition.STALE]] = links.suppressed | links.comm_loss
+        suppressed[:, COLUMN[Condition.COMM_LOSS]] = links.suppressed
+        test_cols = c.testing[:, None] & TESTABLE[None, :]
+        changed = (active != self.active) | (suppressed != self.suppressed)
+        changed |= test_cols != self.test_cols
+        tests = np.flatnonzero(c.testing != self.testing).tolist()
+        self.active, self.suppressed, self.test_cols = active, suppressed, test_cols
+        self.testing, self.bus_down_now = c.testing, links.suppressed
+        for row in tests:  # a test's start and end, before its results
+            actor = f"gateway:{self.ident.gateway}/test"
+            self._sync(self.registry.sensors[row], Condition.SERVICE, now_ns, out, actor)
+        for row, col in zip(*np.nonzero(changed), strict=True):
+            self._sync(self.registry.sensors[row], CONDITIONS[col], now_ns, out)
+
+    def _overlays(self, sensor: Sensor, cond: Condition) -> frozenset[AlarmState]:
+        """The overlays one sensor alarm is under now."""
+        i, ov = sensor.index, set[AlarmState]()
+        if sensor.device in self.alarms.out_of_service:
+            ov.add(S.OUT_OF_SERVICE)
+        if cond is Condition.SERVICE:
+            testing = bool(self.testing[i])
+        else:
+            testing = bool(self.test_cols[i, COLUMN[cond]])
+            if self.suppressed[i, COLUMN[cond]]:
+                ov.add(S.SUPPRESSED)
+        if testing:
+            ov.add(S.TEST)
+        alarm = self.alarms.get(AlarmKey(sensor.device, cond.value))
+        if alarm is not None and alarm.shelf is not None:
+            ov.add(S.SHELVED)
+        return frozenset(ov)
+
+    def _sync(
+        self, sensor: Sensor, cond: Condition, now_ns: int, out: StepResult, actor: str = ""
     ) -> None:
-        m = meaning(sensor.sensor_class, cond)
-        key = AlarmKey(sensor.device, cond.value)
-        value = _finite(self.conditions.value[sensor.index]) if self.conditions else None
-        event = AlarmEvent.ACTIVATE if active else AlarmEvent.CLEAR
-        tr = self.alarms.apply(key, event, now_ns, latching=m.latching, value=value)
-        peak = self._peaks.pop(key, None) if not active else None
-        if active and value is not None:
+        """Bring one sensor alarm to its condition and overlays, and act on what changed."""
+        key, m = AlarmKey(sensor.device, cond.value), meaning(sensor.sensor_class, cond)
+        if cond is Condition.SERVICE:  # the detector as a whole: shown once touched
+            self.alarms.ensure(key, latching=False)
+        active = cond is not Condition.SERVICE and bool(self.active[sensor.index, COLUMN[cond]])
+        value, was = self._value(sensor), self.alarms.get(key)
+        peak = None if active else self._peaks.pop(key, None)
+        if active and (was is None or not was.active) and value is not None:
             self._peaks[key] = value
-        if tr is None:
+        for tr in self.alarms.sync(
+            key, active=active, overlays=self._overlays(sensor, cond), ts_ns=now_ns,
+            latching=m.latching, value=value,
+        ):  # fmt: skip
+            alarm = self.alarms.ensure(key, latching=m.latching)
+            if tr.after is S.UNACKED:
+                basis = "" if cond in FAULTS else self.presets[sensor.index].basis
+                entry = _Entry(
+                    dedup_key(m.kind, sensor.device, sensor.zone),
+                    title(m.kind, m, sensor.device, sensor.place), sensor.device, sensor.zone,
+                    sensor.place, value, basis=basis,
+                )  # fmt: skip
+                alarm.hazard = self._raise(m, cond, entry, now_ns, out)
+            number = None if tr.is_test else alarm.hazard  # a test never touches a hazard
+            who = actor or self._actor(tr, sensor, cond)
+            self._record(tr, number, who, out, peak if tr.event is AlarmEvent.CLEAR else None)
+
+    def _actor(self, tr: Transition, sensor: Sensor, cond: Condition) -> str:
+        gw = f"gateway:{self.ident.gateway}"
+        if tr.is_test:
+            return f"{gw}/test:{cond.value}"
+        if tr.event not in (AlarmEvent.SUPPRESS, AlarmEvent.UNSUPPRESS):
+            return f"{gw}/rule:{cond.value}"
+        if self.bus_down_now[sensor.index]:
+            return f"{gw}/topology:bus:{sensor.driver}"
+        return f"{gw}/topology:device:{sensor.device}/comm_loss"
+
+    def _value(self, sensor: Sensor) -> float | None:
+        c = self.conditions
+        return None if c is None else _finite(c.value[sensor.index])
+
+    def _sync_buses(self, links: LinkState, now_ns: int, out: StepResult) -> None:
+        """One fault per dead bus, however many devices hang on it."""
+        for bus, down in links.down.items():
+            if self._bus_down.get(bus, False) != down:
+                self._bus_down[bus] = down
+                n = self.topology.bus_size(bus)
+                entry = _Entry(bus_dedup_key(bus), bus_title(bus, n), None, None, f"bus {bus}")
+                key, actor = AlarmKey(f"bus:{bus}", "bus_down"), f"topology:bus:{bus}"
+                self._sync_parent(
+                    key, Condition.BUS_DOWN, entry, active=down, actor=actor, now_ns=now_ns,
+                    out=out,
+                )  # fmt: skip
+
+    def _corroborate(self, c: Conditions, now_ns: int, out: StepResult) -> None:
+        """Smoke with a temperature rise in one zone confirms the fire: the zone's fire hazard
+        rises to level 2, and a hazard whose level rises starts a new escalation round at the
+        raised start level (here `start_level_bump` rungs above fire's)."""
+        rule = self.cfg.detection.corroboration
+        if not rule.enabled:
             return
-        alarm = self.alarms.get(key)
-        assert alarm is not None
-        if tr.after is AlarmState.UNACKED and tr.event is AlarmEvent.ACTIVATE:
-            alarm.hazard = self._raise_hazard(sensor, cond, value, now_ns, out)
-        actor = f"gateway:{self.ident.gateway}/rule:{cond.value}"
-        self._record(tr, alarm.hazard, actor, out, peak=peak)
+        smoke = self._is_smoke & ~c.testing & c.column(Condition.LEVEL1)
+        with np.errstate(invalid="ignore"):
+            rise = c.slope_per_min >= rule.rise_per_min
+        heat = c.column(Condition.RATE_OF_RISE) | c.column(Condition.LEVEL1) | rise
+        both = self.topology.zones_with(smoke)
+        both &= self.topology.zones_with(self._is_temp & ~c.testing & heat)
+        m = meaning(SensorClass.SMOKE, Condition.CORROBORATED)
+        start = min(self._start(m) + rule.start_level_bump, len(self.policy.levels) - 1)
+        for z in np.flatnonzero(both != self._confirmed).tolist():
+            zone = self.topology.zone_ids[z]
+            heads = [s for s in self.registry.sensors if s.zone == zone]
+            head = next((s for s in heads if smoke[s.index]), heads[0])
+            entry = _Entry(
+                dedup_key("fire", head.device, zone), title("fire", m, "", head.place),
+                head.device, zone, head.place, start=start,
+            )  # fmt: skip
+            key = AlarmKey(f"zone:{zone}", Condition.CORROBORATED.value)
+            cond, actor = Condition.CORROBORATED, "rule:corroborated"
+            self._sync_parent(
+                key, cond, entry, active=bool(both[z]), actor=actor, now_ns=now_ns, out=out
+            )
+        self._confirmed = both
+
+    def _sync_parent(
+        self, key: AlarmKey, cond: Condition, entry: _Entry, *, active: bool, actor: str,
+        now_ns: int, out: StepResult,
+    ) -> None:  # fmt: skip
+        """An alarm above the devices (a bus, a zone): no overlays, raised as `entry`."""
+        m = meaning(SensorClass.SMOKE, cond)  # bus and zone alarms mean the same for any class
+        for tr in self.alarms.sync(
+            key, active=active, overlays=frozenset(), ts_ns=now_ns, latching=m.latching
+        ):
+            alarm = self.alarms.ensure(key, latching=m.latching)
+            if tr.after is S.UNACKED:
+                alarm.hazard = self._raise(m, cond, entry, now_ns, out)
+            self._record(tr, alarm.hazard, f"gateway:{self.ident.gateway}/{actor}", out)
 
     def _track_peaks(self) -> None:
         """The worst value of each present condition, reported to the ledger when it clears."""
-        if not self._peaks or self.conditions is None:
-            return
-        for key in self._peaks:
+        for key, peak in list(self._peaks.items()):
             sensor = self.registry.by_device.get(key.device)
-            if sensor is not None:
-                v = _finite(self.conditions.value[sensor.index])
-                if v is not None and v > self._peaks[key]:
-                    self._peaks[key] = v
+            v = None if sensor is None else self._value(sensor)
+            if v is not None and (v < peak if key.condition in LOW_SIDE else v > peak):
+                self._peaks[key] = v
 
-    def _raise_hazard(
-        self, sensor: Sensor, cond: Condition, value: float | None, now_ns: int, out: StepResult
+    # --- the ledger side ------------------------------------------------------------------
+
+    def _grade(self, m: AlarmMeaning) -> Grade:
+        return Grade.MAJOR if m.kind in self.cfg.ledger.major_kinds else Grade.GENERAL
+
+    def _start(self, m: AlarmMeaning) -> int:
+        return self.book.start_level_for(m.kind, self._grade(m).value, m.start_key)
+
+    def _raise(
+        self, m: AlarmMeaning, cond: Condition, e: _Entry, now_ns: int, out: StepResult
     ) -> str:
-        m = meaning(sensor.sensor_class, cond)
-        grade = Grade.MAJOR if m.kind in self.cfg.ledger.major_kinds else Grade.GENERAL
-        start = self._start_level.get(m.start_key, 0)
-        before = self.ledger.open_hazard(dedup_key(m.kind, sensor.device, sensor.zone))
+        grade = self._grade(m)
+        before = self.ledger.open_hazard(e.dedup)
         hazard, created = self.ledger.raise_alarm_hazard(
-            dedup_key=dedup_key(m.kind, sensor.device, sensor.zone),
-            kind=Kind(m.kind),
-            title=title(m.kind, m, sensor.device, sensor.place),
-            grade=grade,
-            level=m.level,
-            device=sensor.device,
-            zone=sensor.zone,
-            location=sensor.place,
-            value=value,
-            condition=cond.value,
-            actor=f"gateway:{self.ident.gateway}/rule:{cond.value}",
-            ts_ns=now_ns,
-            start_level=start,
-        )
-        if _needs_escalation(hazard):
+            dedup_key=e.dedup, kind=Kind(m.kind), title=e.title, grade=grade, level=m.level,
+            device=e.device, zone=e.zone, location=e.place, value=e.value, condition=cond.value,
+            actor=f"gateway:{self.ident.gateway}/rule:{cond.value}", ts_ns=now_ns,
+            start_level=self._start(m) if e.start is None else e.start, basis=e.basis,
+            responsible=self._owner.get(e.zone) if e.zone else None,
+        )  # fmt: skip
+        if hazard.escalating:
             self._escalating.add(hazard.number)
         if not created and before is not None and hazard.level > before.level:
             self._tell_level_raised(hazard, m.label, now_ns, out)
@@ -157,24 +386,24 @@ class Engine:
     def _tell_level_raised(self, hazard: Hazard, label: str, now_ns: int, out: StepResult) -> None:
         """Everyone already told about this hazard hears at once that it got worse; those at the
         raised start level hear it from the new escalation round in this same step."""
-        start = self.policy.levels[min(hazard.escalation.start_level, len(self.policy.levels) - 1)]
+        policy = self.book.policy_for(hazard)
+        start = policy.levels[min(hazard.escalation.start_level, len(policy.levels) - 1)]
         everyone = {r for s in hazard.escalation.steps for r in s.recipients}
-        told = sorted(everyone - set(start.recipients))
+        told = tuple(sorted(everyone - set(start.recipients)))
         if told:
+            why, round_ = f"raised to {label}", hazard.escalation.round
             out.notifications.append(
-                Notification(
-                    hazard.number, hazard.title, hazard.kind.value, hazard.level, -1,
-                    "everyone notified so far", tuple(told), 0, now_ns, f"raised to {label}",
-                )
-            )  # fmt: skip
+                _notification(hazard, -1, "everyone notified so far", told, 0, now_ns, why, round_)
+            )
 
     def _escalate(self, now_ns: int, out: StepResult) -> None:
         for number in sorted(self._escalating):
             hazard = self.ledger.hazard(number)
-            if not _needs_escalation(hazard):
+            if not hazard.escalating:
                 self._escalating.discard(number)
                 continue
-            for step in due_steps(hazard, self.policy, now_ns):
+            policy = self.book.policy_for(hazard)
+            for step in due_steps(hazard, policy, now_ns, resolve=self.roster.resolve):
                 try:
                     self.ledger.record_escalation(
                         number, step, actor=f"gateway:{self.ident.gateway}"
@@ -183,13 +412,51 @@ class Engine:
                     # Acknowledged or closed from the CLI meanwhile: the refusal is the answer.
                     log.info("escalation of %s not recorded: %s", number, exc)
                     break
-                reason = _alarm_reason(hazard)
                 out.notifications.append(
-                    Notification(
-                        number, hazard.title, hazard.kind.value, hazard.level, step.level,
-                        step.name, step.recipients, step.repeat, now_ns, reason,
+                    _notification(
+                        hazard, step.level, step.name, step.recipients, step.repeat, now_ns,
+                        _alarm_reason(hazard), step.round,
                     )
                 )  # fmt: skip
+
+    def _escalate_deadlines(self, now_ns: int, out: StepResult) -> None:
+        """Overdue rectifications go up their own ladder, once per level; each step marks the
+        entry as supervised (督办). Timers come from the ledger, so a restart resumes them."""
+        policy = self.book.deadline
+        if policy is None:
+            return
+        for hazard in self.ledger.overdue(now_ns):
+            for step in deadline_due_steps(hazard, policy, now_ns, resolve=self.roster.resolve):
+                try:
+                    self.ledger.record_overdue(
+                        hazard.number, step, actor=f"gateway:{self.ident.gateway}"
+                    )
+                except LedgerError as exc:  # verified from the CLI meanwhile
+                    log.info("deadline escalation of %s not recorded: %s", hazard.number, exc)
+                    break
+                since = iso_utc(hazard.deadline_ns or now_ns)[:16]
+                why = f"rectification overdue since {since}Z, {hazard.status.value} (督办)"
+                out.notifications.append(
+                    _notification(
+                        hazard, step.level, step.name, step.recipients, step.repeat, now_ns, why,
+                        step.round,
+                    )
+                )  # fmt: skip
+
+    def start_drill(
+        self, *, title: str, kind: Kind, level: int, by: str, now_ns: int, zone: str | None = None
+    ) -> StepResult:
+        """A drill through the real chain: it starts where an alarm of `kind` and `level` would,
+        every notification is marked as a drill, and each acknowledgement is timed."""
+        key = f"gas_level{level}" if kind is Kind.GAS else kind.value
+        start = self.book.start_level_for(kind.value, Grade.GENERAL.value, key)
+        drill = self.ledger.start_drill(
+            title=title, kind=kind, by=by, ts_ns=now_ns, level=level, zone=zone, start_level=start
+        )
+        self._escalating.add(drill.number)
+        out = StepResult()
+        self._escalate(now_ns, out)
+        return self._finish(out)
 
     # --- people ---------------------------------------------------------------------------
 
@@ -198,45 +465,105 @@ class Engine:
         out = StepResult()
         ack = self.ledger.acknowledge(number, by=by, ts_ns=now_ns, reason=reason)
         self._apply_people([*self.ledger.refresh(), ack], now_ns, out)
-        out.ledger_events += self._new_ledger_events()
-        return out
+        return self._finish(out)
 
     def _apply_people(self, events: Sequence[LedgerEvent], now_ns: int, out: StepResult) -> None:
         """Act on ledger events written by people (here or from the CLI in another process)."""
         for e in events:
-            if e.number is None or e.type not in ("acknowledged", "closed"):
+            if e.number is None:
+                continue
+            if e.type in ("registered", "drill_started"):  # findings, reports, drills (CLI)
+                if self.ledger.hazard(e.number).escalating:
+                    self._escalating.add(e.number)
+                continue
+            if e.type not in ("acknowledged", "closed"):  # a drill's acks keep it escalating
                 continue
             alarm_event = AlarmEvent.ACK if e.type == "acknowledged" else AlarmEvent.RESET
             for alarm in self.alarms.for_hazard(e.number):
                 tr = self.alarms.apply(alarm.key, alarm_event, now_ns, latching=alarm.latching)
                 if tr is not None:
                     self._record(tr, e.number, e.actor, out)
-            self._escalating.discard(e.number)
+            if not self.ledger.hazard(e.number).escalating:
+                self._escalating.discard(e.number)
+
+    def shelve(
+        self, device: str, condition: str, *, by: str, reason: str, duration_s: float,
+        now_ns: int,
+    ) -> StepResult:  # fmt: skip
+        """Shelve one alarm for at most `detection.shelve_max_s`: it always expires."""
+        limit = self.cfg.detection.shelve_max_s
+        if not 0 < duration_s <= limit:
+            raise ValueError(f"shelve for more than 0 and at most {limit:g} s, not {duration_s:g}")
+        sensor, cond = self._sensor(device), Condition(condition)
+        latching = meaning(sensor.sensor_class, cond).latching
+        until = now_ns + int(duration_s * NS)
+        key = AlarmKey(device, cond.value)
+        self.alarms.shelve(
+            key, latching=latching, by=by, reason=reason, now_ns=now_ns, until_ns=until
+        )
+        return self._resync(sensor, [cond], now_ns, by)
+
+    def unshelve(self, device: str, condition: str, *, by: str, now_ns: int) -> StepResult:
+        alarm = self.alarms.get(AlarmKey(device, condition))
+        if alarm is not None:
+            alarm.shelf = None
+        return self._resync(self._sensor(device), [Condition(condition)], now_ns, by)
+
+    def _expire_shelves(self, now_ns: int, out: StepResult) -> None:
+        for alarm in self.alarms.expired_shelves(now_ns):
+            alarm.shelf = None
+            sensor = self.registry.by_device.get(alarm.key.device)
+            if sensor is not None:
+                actor = f"gateway:{self.ident.gateway}/shelf-expired"
+                self._sync(sensor, Condition(alarm.key.condition), now_ns, out, actor)
+
+    def remove_from_service(
+        self, device: str, *, by: str, owner: str, reason: str, now_ns: int
+    ) -> StepResult:
+        """Take a detector out of service: no alarms from it, shown as a coverage gap."""
+        sensor = self._sensor(device)
+        self.alarms.remove_from_service(device, by=by, owner=owner, reason=reason, now_ns=now_ns)
+        return self._resync(sensor, None, now_ns, by)
+
+    def return_to_service(self, device: str, *, by: str, now_ns: int) -> StepResult:
+        sensor = self._sensor(device)
+        self.alarms.out_of_service.pop(device, None)
+        return self._resync(sensor, None, now_ns, by)
+
+    def _resync(
+        self, sensor: Sensor, conds: list[Condition] | None, now_ns: int, actor: str
+    ) -> StepResult:
+        """After a person's change: these conditions, or the whole detector (None)."""
+        out = StepResult()
+        if conds is None:
+            touched = {a.key.condition for a in self.alarms.of_device(sensor.device)}
+            conds = [Condition.SERVICE, *(Condition(c) for c in touched - {"service"})]
+        for cond in conds:
+            self._sync(sensor, cond, now_ns, out, actor)
+        return self._finish(out)
+
+    def _sensor(self, device: str) -> Sensor:
+        sensor = self.registry.by_device.get(device)
+        if sensor is None:
+            raise ValueError(f"no device {device!r} in service on this gateway")
+        return sensor
 
     # --- bookkeeping ----------------------------------------------------------------------
 
     def _record(
-        self,
-        tr: Transition,
-        number: str | None,
-        actor: str,
-        out: StepResult,
-        *,
+        self, tr: Transition, number: str | None, actor: str, out: StepResult,
         peak: float | None = None,
-    ) -> None:
+    ) -> None:  # fmt: skip
         out.transitions.append((tr, number))
         self.ledger.record_alarm_transition(
-            number=number,
-            alarm_key=str(tr.key),
-            device=tr.key.device,
-            condition=tr.key.condition,
-            from_state=tr.before.value,
-            to_state=tr.after.value,
-            value=tr.value,
-            actor=actor,
-            ts_ns=tr.ts_ns,
-            peak=peak,
-        )
+            number=number, alarm_key=str(tr.key), device=tr.key.device,
+            condition=tr.key.condition, from_state=tr.before.value, to_state=tr.after.value,
+            value=tr.value, actor=actor, ts_ns=tr.ts_ns, peak=peak,
+        )  # fmt: skip
+
+    def _finish(self, out: StepResult) -> StepResult:
+        out.ledger_events += self._new_ledger_events()
+        return out
 
     def _new_ledger_events(self) -> list[LedgerEvent]:
         events = self.ledger.events_since(self._last_seq)
@@ -246,21 +573,30 @@ class Engine:
 
     def reload(self, registry: Registry, now_ns: int) -> None:
         """Swap in a new device list; sensors that stay keep their history and alarm rows."""
-        detector = self._new_detector(registry, now_ns)
         mapping = registry.mapping_from(self.registry)
-        detector.carry_over(self.detector, mapping)
-        active = np.zeros((len(registry), len(CONDITIONS)), dtype=bool)
-        for new, old in mapping.items():
-            active[new] = self.active[old]
-        self.registry, self.detector, self.active = registry, detector, active
+        old = {n: getattr(self, n) for n in ("detector", "active", "suppressed", "test_cols")}
+        testing = self.testing
+        self._install(registry, now_ns, origin_ns=self.detector.origin_ns)
+        self.detector.carry_over(old["detector"], mapping)
+        for new, was in mapping.items():
+            for name in ("active", "suppressed", "test_cols"):
+                getattr(self, name)[new] = old[name][was]
+            self.testing[new] = testing[was]
 
 
-def _active_matrix(c: Conditions) -> BoolArray:
-    return np.column_stack([c.level >= 1, c.level >= 2, c.rate_of_rise, c.stale, c.stuck])
+def _links(statuses: Mapping[str, DriverStatus]) -> dict[str, Link]:
+    return {k: Link(s.connected, frozenset(s.failing)) for k, s in statuses.items()}
 
 
-def _needs_escalation(h: Hazard) -> bool:
-    return h.acknowledged_at_ns is None and h.status.value not in ("closed", "verified")
+def _notification(  # noqa: PLR0917 - one notification's fields, in Notification's order
+    h: Hazard, step: int, name: str, recipients: tuple[str, ...], repeat: int, now_ns: int,
+    reason: str, round_: int,
+) -> Notification:  # fmt: skip
+    return Notification(
+        h.number, h.title, h.kind.value, h.level, step, name, recipients, repeat, now_ns, reason,
+        round=round_, zone=h.zone or "", location=h.location, device=h.device or "",
+        drill=h.drill,
+    )  # fmt: skip
 
 
 def _finite(v: float) -> float | None:
@@ -268,4 +604,6 @@ def _finite(v: float) -> float | None:
 
 
 def _alarm_reason(h: Hazard) -> str:
+    if h.drill:
+        return f"{h.kind.value} drill, level {h.level}: acknowledge as you would a real alarm"
     return f"{h.kind.value} alarm, level {h.level}, {h.occurrences} occurrence(s), unacknowledged"

@@ -34,6 +34,11 @@ class SensorClass(StrEnum):
     COMBUSTIBLE_GAS = "combustible_gas"  # %LEL
     CO = "co"  # ppm
     TEMPERATURE = "temperature"  # °C
+    H2S = "h2s"  # ppm
+    NH3 = "nh3"  # ppm
+    CL2 = "cl2"  # ppm
+    H2 = "h2"  # %VOL
+    OXYGEN = "oxygen"  # %VOL
 
 
 UNITS: dict[SensorClass, str] = {
@@ -41,6 +46,11 @@ UNITS: dict[SensorClass, str] = {
     SensorClass.COMBUSTIBLE_GAS: "%LEL",
     SensorClass.CO: "ppm",
     SensorClass.TEMPERATURE: "°C",
+    SensorClass.H2S: "ppm",
+    SensorClass.NH3: "ppm",
+    SensorClass.CL2: "ppm",
+    SensorClass.H2: "%VOL",
+    SensorClass.OXYGEN: "%VOL",
 }
 
 

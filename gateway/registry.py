@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from alerting.presets import PRESETS, Preset
+from alerting.presets import Preset, resolve
 from drivers.base import Binding
 from gateway.config import DeviceConfig, HazgwConfig
 from gateway.lineproto import series_prefix
@@ -42,16 +42,11 @@ class Sensor:
 
 
 def _preset_for(device: DeviceConfig) -> Preset:
-    t = device.thresholds
-    return PRESETS[device.sensor_class].with_overrides(
-        level1=t.level1,
-        level2=t.level2,
-        deadband=t.deadband,
-        rate_of_rise_per_min=t.rate_of_rise_per_min,
-        stale_after_s=t.stale_after_s,
-        stuck_after_s=t.stuck_after_s,
-        noise_floor=t.noise_floor,
-    )
+    """The class preset (or the variant the device names) with the device's own settings; the
+    engine lays the site and zone overrides under these (alerting.presets.resolve)."""
+    layer = device.thresholds.model_dump(exclude_none=True)
+    preset, _problems = resolve(device.sensor_class, [layer])
+    return preset  # problems stop the engine's start (gateway.engine.preset_issues)
 
 
 class Registry:

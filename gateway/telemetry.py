@@ -12,9 +12,11 @@ gateway_health tags site, gateway; fields of counters and depths
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 
 from alerting.alarms import Transition
+from alerting.health import AlarmKpi
 from alerting.ledger import LedgerEvent
 from alerting.rules import Condition, meaning
 from gateway.lineproto import line
@@ -28,6 +30,8 @@ def reading_lines(batch: ReadingBatch, prefixes: list[str]) -> tuple[list[str], 
     stamps, quality = batch.ts_ns.tolist(), batch.quality.tolist()
     lines = [
         f"{prefixes[s]} value={v!r},quality={q}i {t}"
+        if math.isfinite(v)
+        else f"{prefixes[s]} quality={q}i {t}"  # no value to write: InfluxDB refuses nan
         for s, v, q, t in zip(sensors, values, quality, stamps, strict=True)
     ]
     return lines, stamps
@@ -73,5 +77,10 @@ def ledger_time(e: LedgerEvent) -> int:
     return e.ts_ns - e.ts_ns % 1000 + e.seq % 1000
 
 
-def health_line(ident: Identity, fields: Mapping[str, int | float], ts_ns: int) -> str:
+def kpi_line(ident: Identity, kpi: AlarmKpi, ts_ns: int) -> str:
+    """alarm_kpi: alarm system health (ISA-18.2 / EEMUA 191)."""
+    return line("alarm_kpi", {"site": ident.site, "gateway": ident.gateway}, kpi.fields(), ts_ns)
+
+
+def health_line(ident: Identity, fields: Mapping[str, int | float | str], ts_ns: int) -> str:
     return line("gateway_health", {"site": ident.site, "gateway": ident.gateway}, fields, ts_ns)

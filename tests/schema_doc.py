@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.model import SensorClass
+
 SCHEMA = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
 
 
@@ -27,8 +29,6 @@ def load_schema(path: Path = SCHEMA) -> dict[str, Measurement]:
             for m in current:
                 (m.tags if cells[0] == "tag" else m.fields)[cells[1]] = cells[2]
     return schema
-
-
 
 
 def _split(text: str, sep: str) -> list[str]:
@@ -73,3 +73,8 @@ def field_type(raw: str) -> str:
     if raw in ("true", "false"):
         return "boolean"
     return "float"
+
+
+def is_reading(line: str) -> bool:
+    """A sensor reading (measurement = a sensor class), not health or KPI telemetry."""
+    return line.split(",", 1)[0] in {c.value for c in SensorClass}

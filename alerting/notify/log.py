@@ -15,6 +15,9 @@ log = logging.getLogger("hazgw.notify")
 class LogNotifier:
     name = "log"
 
+    def __init__(self, name: str = "log") -> None:
+        self.name = name
+
     async def send(self, notification: Notification) -> None:
         level = logging.CRITICAL if notification.kind in ("fire", "gas") else logging.WARNING
         log.log(level, "NOTIFY %s", notification.text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gateway.cli import config_cmd, demo_cmd, ledger_cmd, run_cmd
+from gateway.cli import config_cmd, demo_cmd, grafana_cmd, ledger_cmd, outbox_cmd, run_cmd
 
 app = typer.Typer(
     name="hazgw",
@@ -16,6 +16,8 @@ app.command("run")(run_cmd.run)
 app.command("demo")(demo_cmd.demo)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(ledger_cmd.app, name="ledger")
+app.add_typer(outbox_cmd.app, name="outbox")
+app.add_typer(grafana_cmd.app, name="grafana")
 
 
 def main() -> None:

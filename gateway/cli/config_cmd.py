@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from gateway.app import check_drivers
 from gateway.cli.common import config_error
 from gateway.config import load_config
 from gateway.errors import ConfigError
@@ -20,9 +21,10 @@ def check(file: Annotated[Path, typer.Argument(help="the YAML config to check")]
     """Load FILE exactly as `hazgw run` would; name every problem with its key and line."""
     try:
         cfg = load_config(file)
+        check_drivers(cfg)
     except ConfigError as exc:
         config_error(exc)
-    Console().print(
+    Console(soft_wrap=True).print(
         f"[green]ok[/] {file}: site {cfg.site.id}, gateway {cfg.gateway.id}, "
         f"{len(cfg.devices)} devices in {len(cfg.zones)} zones, state in {cfg.state_dir}",
         highlight=False,

@@ -10,8 +10,7 @@ from typing import Annotated
 
 import typer
 
-from alerting.notify.log import LogNotifier
-from gateway.app import Gateway
+from gateway.app import Gateway, check_drivers
 from gateway.cli.common import DEFAULT_CONFIG, config_error
 from gateway.clock import SystemClock
 from gateway.config import load_config
@@ -27,13 +26,14 @@ def run(
     """Run the gateway until SIGTERM; SIGHUP reloads the device list."""
     try:
         cfg = load_config(config)
+        check_drivers(cfg)
     except ConfigError as exc:
         config_error(exc)
     logging.basicConfig(
         level=cfg.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     asyncio.run(_serve(Gateway(
-        cfg, clock=SystemClock(), notifiers=[LogNotifier()], config_path=config,
+        cfg, clock=SystemClock(), notifiers=[], config_path=config,
         systemd=SystemdNotifier.from_env(),
     )))  # fmt: skip
 

@@ -24,6 +24,7 @@ from gateway.config import HazgwConfig
 from gateway.demo import demo_config
 from gateway.model import Identity
 from gateway.outbox import Lane, Outbox
+from tests.schema_doc import is_reading
 
 EPOCH_NS = 1_795_000_000 * 1_000_000_000  # 2026-11-18, fixed so numbers and times repeat
 S = 1_000_000_000
@@ -71,7 +72,7 @@ def run_demo(
     outbox = Outbox(state / "outbox.sqlite")
     try:
         telemetry = outbox.lines(Lane.TELEMETRY)
-        readings = [ln for ln in telemetry if not ln.startswith("gateway_")]
+        readings = [ln for ln in telemetry if is_reading(ln)]
         return Run(
             ledger.hazards(),
             recorder.sent,

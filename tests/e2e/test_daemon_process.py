@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from gateway.outbox import Lane, Outbox
+from tests.schema_doc import is_reading
 
 DEVICES = {
     "kitchen-gas-1": ("kitchen", "combustible_gas", "kitchen_gas"),
@@ -107,7 +108,7 @@ def test_ready_watchdog_reload_and_a_clean_stop_that_loses_no_reading(
     stored = re.search(r"stopped cleanly: (\d+) readings stored", output)
     assert stored, output
     with Outbox(state / "outbox.sqlite") as outbox:
-        readings = [ln for ln in outbox.lines(Lane.TELEMETRY) if not ln.startswith("gateway_")]
+        readings = [ln for ln in outbox.lines(Lane.TELEMETRY) if is_reading(ln)]
     assert len(readings) == int(stored.group(1)) > 0
     after_reload = readings[-2:]  # the last tick only had the two remaining devices
     assert all("kitchen-temp-1" not in ln for ln in after_reload)

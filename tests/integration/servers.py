@@ -373,8 +373,9 @@ bind-address = {q(f"{HOST}:{rpc_port}")}
 """
 
 
-def start_influxdb1(tmpdir: Path) -> Running[InfluxDB1Server]:
-    """Start influxd 1.x in `tmpdir` with HTTP and the backup RPC service on free ports."""
+def start_influxdb1(tmpdir: Path, *, port: int | None = None) -> Running[InfluxDB1Server]:
+    """Start influxd 1.x in `tmpdir` with HTTP and the backup RPC service on free ports; pass
+    `port` (the HTTP port) to restart on the same port and data dir after a stop or a kill."""
     binary = require_binary("influxd", "influxdb")
     data_dir = tmpdir / "influxdb"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -384,7 +385,7 @@ def start_influxdb1(tmpdir: Path) -> Running[InfluxDB1Server]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INFLUXDB_")}
 
     def attempt() -> Running[InfluxDB1Server]:
-        http_port, rpc_port = free_port(), free_port()
+        http_port, rpc_port = free_port() if port is None else port, free_port()
         conf_path.write_text(influxdb1_config(data_dir, http_port, rpc_port))
         url = f"http://{HOST}:{http_port}"
         argv = [binary, "-config", str(conf_path)]
@@ -393,7 +394,7 @@ def start_influxdb1(tmpdir: Path) -> Running[InfluxDB1Server]:
         )
         return Running(InfluxDB1Server(HOST, http_port, url, data_dir, log_path), process)
 
-    return _retry_on_port_clash(attempt)
+    return _retry_on_port_clash(attempt, retry=port is None)
 
 
 # --- VictoriaMetrics ----------------------------------------------------------------------------

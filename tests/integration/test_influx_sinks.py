@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import logging
 import socket
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -337,4 +339,43 @@ def test_outbox_forwarder_influxdb1_delivers_every_line_once(
     assert Counter(v for _, _, v in got) == Counter(i for i in range(12_000) if i != 7_777)
     alarms = influxdb1.query('SELECT count("level") FROM "alarm"', db=database)
     assert alarms["results"][0]["series"][0]["values"][0][1] == 20
+    outbox.close()
+
+
+# -- retention ----------------------------------------------------------------------------------
+
+
+def test_v1_retention_old_telemetry_expires_unsent_old_events_are_refused_and_counted(
+    influxdb1: InfluxDB1Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A backlog older than the retention policy: telemetry is dropped by max_age_s before it
+    is sent (counted as expired); an event is sent anyway, and the server's refusal counted."""
+    db = unique("short")
+    influxdb1.query(f'CREATE DATABASE "{db}" WITH DURATION 1h REPLICATION 1 NAME "short"')
+    now = time.time_ns()
+    old, fresh = now - 2 * 3600 * 10**9, now - 10 * 10**9
+    outbox = Outbox(tmp_path / "outbox.db")
+    for base, tag in ((old, "old"), (fresh, "fresh")):
+        lines = [f"t,sensor={tag} v={i}i {base + i}" for i in range(100)]
+        outbox.append(Lane.TELEMETRY, lines, [base + i for i in range(100)])
+        outbox.append(Lane.EVENTS, [f"alarm,sensor={tag} level=2i {base}"], [base])
+    sink = InfluxV1Sink(influxdb1.url, db)
+
+    async def scenario() -> Forwarder:
+        forwarder = Forwarder(
+            outbox, sink, run_db=asyncio.to_thread, clock=SystemClock(), max_age_s=3600.0
+        )
+        await forwarder.drain(timeout_s=30)
+        return forwarder
+
+    with caplog.at_level(logging.WARNING, logger="gateway.forwarder"):
+        forwarder = asyncio.run(scenario())
+    sink.close()
+    assert (forwarder.expired, forwarder.rejected, forwarder.sent) == (100, 1, 101)
+    stats = outbox.stats()
+    assert (stats.dropped_expired, stats.rejected, outbox.count()) == (100, 1, 0)
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["forwarder", "forwarder"]
+    assert "acquired over 3600 s ago" in caplog.records[0].getMessage()
+    assert "alarm,sensor=old" in caplog.records[1].getMessage()
+    assert [row[1] for row in rows(influxdb1, db, "t")] == ["fresh"] * 100
     outbox.close()

@@ -56,3 +56,74 @@ def test_alarms_feeding_one_hazard_are_found_together() -> None:
         assert alarm is not None
         alarm.hazard = "YH-1"
     assert {a.key.device for a in book.for_hazard("YH-1")} == {"temp-1", "smoke-1"}
+
+
+# --- overlays: shelved, suppressed, out of service, test -----------------------------------
+
+KEY = AlarmKey("gas-1", "level1")
+
+
+@pytest.mark.parametrize(
+    ("events", "final"),
+    [
+        ([E.ACTIVATE, E.SHELVE], S.SHELVED),
+        ([E.ACTIVATE, E.SHELVE, E.UNSHELVE], S.UNACKED),  # still present: annunciated anew
+        ([E.ACTIVATE, E.SHELVE, E.CLEAR, E.UNSHELVE], S.NORMAL),  # cleared meanwhile
+        ([E.ACTIVATE, E.ACK, E.SUPPRESS, E.UNSUPPRESS], S.UNACKED),
+        ([E.ACTIVATE, E.SHELVE, E.REMOVE], S.OUT_OF_SERVICE),  # the higher overlay shows
+        ([E.ACTIVATE, E.SHELVE, E.REMOVE, E.RESTORE], S.SHELVED),  # the shelf is still on
+        ([E.ACTIVATE, E.SHELVE, E.ACK, E.UNSHELVE], S.UNACKED),  # no ack under an overlay
+        ([E.ACTIVATE, E.TEST_START], S.TEST_ACTIVE),
+        ([E.ACTIVATE, E.TEST_START, E.CLEAR], S.TEST),
+        ([E.ACTIVATE, E.TEST_START, E.CLEAR, E.TEST_END], S.NORMAL),
+        ([E.ACTIVATE, E.ACK, E.CLEAR, E.REMOVE, E.RESTORE], S.NORMAL),  # latch cleared by OOS
+        ([E.SUPPRESS, E.UNSUPPRESS], S.NORMAL),
+        ([E.UNSHELVE], S.NORMAL),  # nothing to leave
+    ],
+)
+def test_overlays_hide_an_alarm_and_resume_from_the_condition(
+    events: list[AlarmEvent], final: AlarmState
+) -> None:
+    book = AlarmBook()
+    for i, event in enumerate(events):
+        book.apply(KEY, event, i, latching=True)
+    alarm = book.get(KEY)
+    assert (alarm.state if alarm else S.NORMAL) is final
+
+
+def test_sync_reports_one_transition_per_moment() -> None:
+    book = AlarmBook()
+    test = frozenset({S.TEST})
+    [tr] = book.sync(KEY, active=True, overlays=test, ts_ns=5, latching=True)
+    assert (tr.before, tr.after, tr.is_test) == (S.NORMAL, S.TEST_ACTIVE, True)
+    [tr] = book.sync(KEY, active=False, overlays=frozenset(), ts_ns=9, latching=True)
+    assert (tr.before, tr.after, tr.event) == (S.TEST_ACTIVE, S.NORMAL, E.TEST_END)
+
+
+def test_sync_creates_an_alarm_only_when_its_condition_appears() -> None:
+    book = AlarmBook()
+    supp = frozenset({S.SUPPRESSED})
+    assert book.sync(KEY, active=False, overlays=supp, ts_ns=1, latching=False) == []
+    assert book.get(KEY) is None
+    [tr] = book.sync(KEY, active=True, overlays=supp, ts_ns=2, latching=False)
+    assert (tr.before, tr.after) == (S.NORMAL, S.SUPPRESSED)
+    assert book.annunciated() == []
+
+
+def test_a_shelf_needs_a_reason_and_an_end() -> None:
+    book = AlarmBook()
+    with pytest.raises(ValueError, match="reason"):
+        book.shelve(KEY, latching=True, by="p", reason=" ", now_ns=0, until_ns=10)
+    with pytest.raises(ValueError, match="end"):
+        book.shelve(KEY, latching=True, by="p", reason="noisy", now_ns=10, until_ns=10)
+    book.shelve(KEY, latching=True, by="p", reason="noisy", now_ns=0, until_ns=10)
+    assert [a.key for a in book.expired_shelves(9)] == []
+    assert [a.key for a in book.expired_shelves(10)] == [KEY]
+
+
+def test_out_of_service_needs_a_reason_and_an_owner() -> None:
+    book = AlarmBook()
+    with pytest.raises(ValueError, match="owner"):
+        book.remove_from_service("gas-1", by="p", owner="", reason="swap", now_ns=0)
+    book.remove_from_service("gas-1", by="p", owner="li.na", reason="swap", now_ns=0)
+    assert book.out_of_service["gas-1"].owner == "li.na"

@@ -13,7 +13,7 @@ import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -78,7 +78,7 @@ async def inline(fn: Callable[[], T]) -> T:
     return fn()
 
 
-def make(outbox: Outbox, sink: FakeSink, clock: FakeClock, **kwargs: int) -> Forwarder:
+def make(outbox: Outbox, sink: FakeSink, clock: FakeClock, **kwargs: Any) -> Forwarder:
     return Forwarder(outbox, sink, run_db=inline, clock=clock, idle_s=0.001, **kwargs)
 
 
@@ -217,3 +217,118 @@ def test_backoff_grows_to_its_ceiling() -> None:
     assert all(5.0 <= d <= 10.0 for d in delays[6:])
     assert backoff_delay(3, 10.0, -1.0, rand) == 0.0
     assert backoff_delay(3, 10.0, 1e9, rand) == 3600.0
+
+
+# -- retention: a backlog older than the server keeps is dropped, counted, not retried ---------
+
+
+def test_telemetry_older_than_max_age_is_dropped_counted_and_never_sent(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock()
+    clock.now = 3_600.0  # wall time T0 + 1 h
+    box = Outbox(tmp_path / "outbox.db")
+    old = [f"t,s=a v={i}i {T0 + i}" for i in range(30)]  # acquired at T0: an hour ago
+    box.append(Lane.TELEMETRY, old, [T0 + i for i in range(30)])
+    fresh = [f"t,s=a v={i}i {T0 + 3_000 * 10**9 + i}" for i in range(5)]
+    box.append(Lane.TELEMETRY, fresh, [T0 + 3_000 * 10**9 + i for i in range(5)])
+    box.append(Lane.EVENTS, ["alarm,s=a level=2i 1"], [T0])  # as old, but events are kept
+    sink = FakeSink()
+    forwarder = make(box, sink, clock, batch_size=10)
+    forwarder.max_age_s = 1_800.0
+    with caplog.at_level(logging.WARNING, logger="gateway.forwarder"):
+        asyncio.run(run_until(forwarder, lambda: box.count() == 0))
+    assert sink.accepted == ["alarm,s=a level=2i 1", *fresh]
+    assert (forwarder.expired, box.stats().dropped_expired, forwarder.sent) == (30, 30, 6)
+    assert [r.getMessage()[:30] for r in caplog.records] == ["forwarder: dropped 30 telemetr"]
+
+
+def test_expiry_works_in_chunks_and_at_most_every_ten_seconds(
+    outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gateway.forwarder._EXPIRE_CHUNK", 7)
+    calls: list[int] = []
+    purge = outbox.purge_older_than
+
+    def counted(ts_ns: int, **kwargs: Any) -> int:
+        calls.append(ts_ns)
+        return purge(ts_ns, **kwargs)
+
+    monkeypatch.setattr(outbox, "purge_older_than", counted)
+    clock = FakeClock()
+    clock.now = 100.0
+    forwarder = make(outbox, FakeSink(), clock, batch_size=1000)
+    forwarder.max_age_s = 100.0 - 20e-9  # the first 20 lines (T0 + 0..19 ns) are too old
+    asyncio.run(forwarder.drain(timeout_s=5))
+    assert (forwarder.expired, forwarder.sent) == (20, 230)
+    assert len(calls) == 3  # 7 + 7 + 6: a short chunk ends the round
+    asyncio.run(forwarder.drain(timeout_s=5))
+    assert len(calls) == 3  # not due again yet
+    clock.now += 10.0
+    asyncio.run(forwarder.drain(timeout_s=5))
+    assert len(calls) == 4
+
+
+def test_max_age_must_be_positive(outbox: Outbox) -> None:
+    with pytest.raises(ValueError, match="max_age_s"):
+        Forwarder(outbox, FakeSink(), run_db=inline, clock=FakeClock(), max_age_s=0)
+
+
+# -- pipelining ------------------------------------------------------------------------------
+
+
+class AppendingSink(FakeSink):
+    """On its first write an alarm happens: the gateway appends an event mid-drain."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        super().__init__()
+        self.outbox = outbox
+        self.batches: list[list[str]] = []
+
+    def write(self, lines: Sequence[str]) -> WriteResult:
+        if not self.batches:
+            self.outbox.append(Lane.EVENTS, ["alarm,s=z level=2i 9"], [T0 - 1])
+        self.batches.append(list(lines))
+        return super().write(lines)
+
+
+@pytest.mark.parametrize("pipeline", [True, False], ids=["pipelined", "serial"])
+def test_a_backlog_drains_once_each_with_events_ahead_of_the_rest(
+    outbox: Outbox, pipeline: bool
+) -> None:
+    expected = outbox.lines(Lane.TELEMETRY)
+    sink = AppendingSink(outbox)
+    forwarder = Forwarder(
+        outbox, sink, run_db=asyncio.to_thread, clock=FakeClock(), batch_size=50, pipeline=pipeline
+    )
+    asyncio.run(forwarder.drain(timeout_s=5))
+    assert outbox.count() == 0
+    telemetry = [x for x in sink.accepted if not x.startswith("alarm")]
+    assert telemetry == expected  # each once, oldest first
+    at = next(n for n, b in enumerate(sink.batches) if "alarm,s=z level=2i 9" in b)
+    assert at <= 2 < len(sink.batches) - 1  # the event did not wait for the whole backlog
+    assert forwarder.sent == 251
+
+
+def test_a_failed_write_discards_the_batch_taken_ahead(outbox: Outbox) -> None:
+    sink = FakeSink([None, retryable()])  # the second batch fails once
+    forwarder = make(outbox, sink, FakeClock(), batch_size=100)
+    asyncio.run(run_until(forwarder, lambda: outbox.count() == 0))
+    assert sorted(sink.accepted) == sorted(f"t,s=a v={i}i {T0 + i}" for i in range(250))
+    assert len(sink.accepted) == 250
+
+
+def test_health_fields_say_what_the_forwarder_is_doing(outbox: Outbox) -> None:
+    clock = FakeClock()
+    forwarder = make(outbox, FakeSink([None, retryable("HTTP 503")]), clock, batch_size=200)
+    assert forwarder.health_fields()["forwarder_last_success_age_s"] == -1.0
+    asyncio.run(forwarder.drain(timeout_s=5))  # the first batch goes, the second fails
+    clock.now += 2.5
+    assert forwarder.health_fields() == {
+        "forwarder_state": "sending",
+        "forwarder_sent": 200,
+        "forwarder_rejected": 0,
+        "forwarder_expired": 0,
+        "forwarder_failures": 0,  # drain does not back off: the run loop counts failures
+        "forwarder_last_success_age_s": 2.5,
+    }

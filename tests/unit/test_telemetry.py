@@ -28,3 +28,8 @@ def test_a_reading_line_escapes_tags_and_keeps_its_time() -> None:
     assert lines == [f"co,device=co-1,site=plant\\ a value=2.5,quality=1i {T}"]
     assert stamps == [T]
     assert parse_line(lines[0]).tags["site"] == "plant\\ a"
+
+
+def test_a_reading_without_a_value_keeps_its_quality_and_writes_no_nan() -> None:
+    lines, _ = reading_lines(ReadingBatch.of([0], [float("nan")], [T], [2]), ["co,device=co-1"])
+    assert lines == [f"co,device=co-1 quality=2i {T}"]
