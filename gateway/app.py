@@ -41,6 +41,7 @@ from gateway.outbox import Lane, Outbox, OutboxError
 from gateway.registry import Registry
 from gateway.sdnotify import SystemdNotifier
 from gateway.telemetry import (
+    driver_line,
     health_line,
     kpi_line,
     ledger_line,
@@ -417,8 +418,13 @@ class Gateway:
         outbox, now, c = self.outbox, self.clock.wall_ns(), self.counters
         assert outbox is not None
 
-        # Read on the loop thread: the clock belongs to the event loop.
+        # Read on the loop thread: the clock belongs to the event loop, the drivers run on it.
         forwarder = self.forwarder.health_fields() if self.forwarder is not None else {}
+        types = {d.id: d.type for d in self.cfg.drivers}
+        drivers = [
+            driver_line(self.ident, name, types.get(name, ""), d, now)
+            for name, d in self._drivers.items()
+        ]
 
         def work() -> None:
             fields: dict[str, int | float | str] = {
@@ -429,8 +435,9 @@ class Gateway:
             }  # fmt: skip
             fields |= outbox.stats().health_fields(now)
             fields |= forwarder
+            lines = [health_line(self.ident, fields, now), *drivers]
             try:
-                outbox.append(Lane.TELEMETRY, [health_line(self.ident, fields, now)], [now])
+                outbox.append(Lane.TELEMETRY, lines, [now] * len(lines))
             except OutboxError as exc:
                 self._outbox_failed(exc, 0)
 

@@ -19,6 +19,7 @@ from alerting.alarms import Transition
 from alerting.health import AlarmKpi
 from alerting.ledger import LedgerEvent
 from alerting.rules import Condition, meaning
+from drivers.base import Driver
 from gateway.lineproto import line
 from gateway.model import Identity, ReadingBatch
 from gateway.registry import Registry
@@ -80,6 +81,20 @@ def ledger_time(e: LedgerEvent) -> int:
 def kpi_line(ident: Identity, kpi: AlarmKpi, ts_ns: int) -> str:
     """alarm_kpi: alarm system health (ISA-18.2 / EEMUA 191)."""
     return line("alarm_kpi", {"site": ident.site, "gateway": ident.gateway}, kpi.fields(), ts_ns)
+
+
+def driver_line(ident: Identity, driver: str, kind: str, d: Driver, ts_ns: int) -> str:
+    """driver_health: what a driver knows of its bus (connected, failing devices, errors)."""
+    tags = {"site": ident.site, "gateway": ident.gateway, "driver": driver, "type": kind}
+    fields: dict[str, float | int | str | bool] = {
+        "connected": d.status.connected,
+        "failing": len(d.status.failing),
+        "produced": d.produced,
+        "errors": sum(d.status.errors.values()),
+        "error_counts": json.dumps(dict(sorted(d.status.errors.items()))),
+        "last_error": d.status.last_error,
+    }
+    return line("driver_health", tags, fields, ts_ns)
 
 
 def health_line(ident: Identity, fields: Mapping[str, int | float | str], ts_ns: int) -> str:

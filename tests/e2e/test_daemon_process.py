@@ -123,3 +123,29 @@ def test_an_invalid_config_stops_start_up_naming_the_key(tmp_path: Path) -> None
     assert proc.returncode == 2
     assert f"{config}:12: devices[2].class: Input should be" in output
     assert not (tmp_path / "state").exists()  # nothing was started
+
+
+def test_a_corrupt_outbox_is_moved_aside_and_the_gateway_runs_on(
+    tmp_path: Path, notify: NotifySocket
+) -> None:
+    """A power cut left garbage where the outbox was: the daemon starts anyway, keeps the
+    damaged file as evidence beside a fresh outbox, and says so in one clear log line."""
+    config, state = tmp_path / "site.yaml", tmp_path / "state"
+    config.write_text(config_text(state, ["kitchen-gas-1"]))
+    state.mkdir()
+    (state / "outbox.sqlite").write_bytes(b"\x00garbage after a power cut\xff" * 400)
+    proc = start(config, {"NOTIFY_SOCKET": str(notify.path)})
+    try:
+        notify.wait_for("READY=1")
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, output
+    moved = list(state.glob("outbox.sqlite.corrupt-*"))
+    assert len(moved) == 1
+    assert moved[0].read_bytes().startswith(b"\x00garbage after a power cut")
+    assert "outbox.sqlite.corrupt-" in output
+    with Outbox(state / "outbox.sqlite") as outbox:
+        assert any(is_reading(ln) for ln in outbox.lines(Lane.TELEMETRY))
