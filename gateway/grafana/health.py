@@ -1,17 +1,17 @@
-"""Device health: which detectors report, how often, with what quality, which are in fault; and
-the gateway's own health (engine queue, outbox backlog, drops, driver restarts).
+"""Device health: which detectors report, how often, with what quality, which are in fault; each
+driver's bus or connection (up or down, devices not answering, decode and bus errors); and the
+gateway's own health (engine queue, outbox backlog, delivery to InfluxDB, drops, restarts).
 
-Left out until the gateway writes them (docs/schema.md has no such fields): Modbus/serial
-decode errors and bus errors (a `bus_health` measurement with tags site, gateway, bus and
-counters `frames_ok`, `crc_errors`, `timeouts`, `exceptions` would carry them) and battery level
-(a `battery` field, %, on the reading measurements or a `device_health` measurement with tags
-site, gateway, zone, device). A panel that queries nothing is worse than no panel.
+Left out until the gateway writes it (docs/schema.md has no such field): battery level (a
+`battery` field, %, on the reading measurements or a `device_health` measurement with tags site,
+gateway, zone, device). A panel that queries nothing is worse than no panel.
 """
 
 # ruff: noqa: S608 - InfluxQL from this module's constants; Grafana fills the variables
 
 from __future__ import annotations
 
+from gateway.grafana.drivers import driver_panels
 from gateway.grafana.influxql import FROM_READINGS, alarm_annotation, dashboard, where
 from gateway.grafana.model import (
     RED,
@@ -115,19 +115,43 @@ def gateway_panels() -> list[Panel]:
         "Dropped readings and driver restarts",
         [
             Query(
-                f'SELECT non_negative_difference(last("outbox_dropped")) AS "dropped", '
+                f'SELECT non_negative_difference(last("outbox_dropped_overflow")) AS "full", '
+                f'non_negative_difference(last("outbox_dropped_expired")) AS "too old", '
+                f'non_negative_difference(last("outbox_dropped_purged")) AS "purged", '
+                f'non_negative_difference(last("outbox_rejected")) AS "rejected", '
+                f'non_negative_difference(last("readings_lost")) AS "lost, disk full", '
                 f'non_negative_difference(last("driver_restarts")) AS "driver restarts" '
                 f'FROM "gateway_health"{_GATEWAY} {_PER_GATEWAY}',
                 alias="$tag_gateway $col",
             )
         ],
-        description="Readings dropped because the outbox was full (oldest first), and driver "
-        "restarts, per interval. Both should stay at zero.",
+        description="Readings dropped per interval by reason: the outbox bound was reached "
+        "(oldest first), older than influxdb.max_age_s, purged by a person, refused by the "
+        "server as malformed, or not taken at all (disk full); and driver restarts. Alarms and "
+        "ledger events are never dropped. All should stay at zero.",
         unit="short",
         min_=0.0,
         steps=thresholds((1, RED)),
         threshold_style="dashed",
         bars=True,
+    )
+    delivery = timeseries(
+        "Delivery to InfluxDB",
+        [
+            Query(
+                f'SELECT max("outbox_oldest_age_s") AS "oldest unsent", '
+                f'max("forwarder_last_success_age_s") AS "since last delivery" '
+                f'FROM "gateway_health"{_GATEWAY} {_PER_GATEWAY}',
+                alias="$tag_gateway $col",
+            )
+        ],
+        description="How far behind InfluxDB is (age of the oldest line not yet sent) and the "
+        "time since the last successful write (-1 before the first). Growing while InfluxDB "
+        "or the network is down; past influxdb.max_age_s readings are dropped as too old.",
+        unit="s",
+        min_=0.0,
+        steps=thresholds((300, YELLOW), (3600, RED)),
+        threshold_style="dashed",
     )
     throughput = timeseries(
         "Readings stored per minute",
@@ -143,16 +167,17 @@ def gateway_panels() -> list[Panel]:
         min_=0.0,
         interval="2m",
     )
-    return [queue, outbox, losses, throughput]
+    return [queue, outbox, losses, delivery, throughput]
 
 
 def board() -> Json:
     return dashboard(
         "hazgw-health",
         "Device health",
-        "Detectors: last reading, delivery rate, quality and faults. Gateway: engine queue, "
-        "outbox backlog, drops and driver restarts. Decode errors, bus errors and battery "
-        "levels are not written by the gateway yet.",
-        [*detector_panels(), *gateway_panels()],
+        "Detectors: last reading, delivery rate, quality and faults. Drivers: bus and "
+        "connection state, devices not answering, decode and bus errors. Gateway: engine "
+        "queue, outbox backlog, delivery to InfluxDB, drops and restarts. Battery levels are "
+        "not written by the gateway yet.",
+        [*detector_panels(), *driver_panels(), *gateway_panels()],
         annotations=[alarm_annotation("Detector faults", ["fault"], YELLOW)],
     )

@@ -10,7 +10,7 @@ Grafana fills `$timeFilter`, `$__interval` and the variables before the query re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.grafana.model import DATASOURCE, SCHEMA_VERSION, Json, Panel, layout
@@ -27,7 +27,7 @@ def where(*extra: str, zone: bool = True, device: bool = True, time: bool = True
         parts.append('"zone" =~ /^$zone$/')
     if device:
         parts.append('"device" =~ /^$device$/')
-    parts += extra
+    parts += [e for e in extra if e]  # "" = no extra condition
     if time:
         parts.append("$timeFilter")
     return " WHERE " + " AND ".join(parts)
@@ -42,6 +42,20 @@ def latest_alarm_states(kind_filter: str, group: str, *, device: bool = True) ->
     return (
         f'(SELECT last("state") AS "state", "hazard" FROM "alarm_event"'
         f"{where(kind_filter, device=device, time=False)} GROUP BY {group})"
+    )
+
+
+def latest_site_totals(measurement: str, fields: Mapping[str, str]) -> str:
+    """Field -> label: each gateway's latest value of the field, summed over the site's gateways.
+
+    Over all time, for measurements written only when they change (`alarm_kpi`): the last
+    change may lie before the dashboard's range and still be the current value.
+    """
+    inner = ", ".join(f'last("{f}") AS "{f}"' for f in fields)
+    outer = ", ".join(f'sum("{f}") AS "{label}"' for f, label in fields.items())
+    return (
+        f'SELECT {outer} FROM (SELECT {inner} FROM "{measurement}"'
+        f'{where(zone=False, device=False, time=False)} GROUP BY "gateway")'
     )
 
 

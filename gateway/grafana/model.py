@@ -168,11 +168,15 @@ def timeseries(
     bars: bool = False,
     color: str = "palette-classic",
     legend_calcs: Sequence[str] = ("max", "lastNotNull"),
+    steps_after: bool = False,
     w: int = 12,
     h: int = 8,
     **extra: Any,
 ) -> Panel:
-    """A time series; `threshold_style` "dashed" or "line+area" draws the set points."""
+    """A time series; `threshold_style` "dashed" or "line+area" draws the set points.
+
+    `steps_after` draws each value flat until the next: right for series written on change.
+    """
     custom: Json = {
         "drawStyle": "bars" if bars else "line",
         "lineWidth": 1,
@@ -182,6 +186,8 @@ def timeseries(
         "axisPlacement": "auto",
         "thresholdsStyle": {"mode": threshold_style},
     }
+    if steps_after:
+        custom["lineInterpolation"] = "stepAfter"
     fc = _field_config(
         unit=unit, decimals=decimals, min_=min_, max_=max_, steps=steps, custom=custom, color=color
     )

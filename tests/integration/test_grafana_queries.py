@@ -148,3 +148,89 @@ def test_the_lifecycle_rows_carry_each_hazards_times(demo_db: InfluxDB1Server) -
     assert times[(GAS_HAZARD, "acknowledged")] > registered
     assert times[(GAS_HAZARD, "closed")] > times[(GAS_HAZARD, "acknowledged")]
     assert re.fullmatch(r"YH-2026-demo-gw01-000[1-4]", rows[0][1])
+
+
+def _row(server: InfluxDB1Server, title: str, db: str = DB) -> dict[str, Any]:
+    """The first row of a panel's (only) query, column -> value."""
+    q = next(q for q in ALL_QUERIES if q.name == f"{title} [A]")
+    text = grafana_interpolate(q, {"site": "demo", "zone": ALL, "device": ALL})
+    found = server.query(text, db=db)["results"][0]["series"][0]
+    row: dict[str, Any] = dict(zip(found["columns"], found["values"][0], strict=True))
+    row.update(found.get("tags", {}))
+    return row
+
+
+def test_the_driver_table_shows_the_demo_bus_up_without_errors(demo_db: InfluxDB1Server) -> None:
+    row = _row(demo_db, "Drivers and their last error")
+    assert (row["driver"], row["type"], row["connected"]) == ("sim", "sim", True)
+    assert (row["errors"], row["error_counts"], row["last error"], row["failing"]) == (
+        0,
+        "{}",
+        "",
+        0,
+    )
+    assert row["produced"] > 0
+
+
+def test_nothing_is_out_of_service_suppressed_or_shelved_at_the_end_of_the_demo(
+    demo_db: InfluxDB1Server,
+) -> None:
+    assert _row(demo_db, "Out of service")["out of service"] == 0
+    assert _row(demo_db, "Suppressed")["suppressed"] == 0
+    gaps = _row(demo_db, "Cannot annunciate now")
+    assert [gaps[c] for c in ("shelved", "suppressed", "out of service", "in test")] == [0] * 4
+
+
+def test_the_sliding_window_peak_is_no_lower_than_any_fixed_10_minute_bucket(
+    demo_db: InfluxDB1Server,
+) -> None:
+    """alarm_kpi keeps a sliding window: its worst 10 minutes hold at least as many new alarms
+    as any fixed 10-minute bucket of fire, gas and heat activations, and the demo never floods."""
+    buckets = series(
+        demo_db,
+        """SELECT count("state") FROM "alarm_event" WHERE "event" = 'activate' """
+        """AND "kind" != 'fault' GROUP BY time(10m)""",
+    )
+    fixed = max(v[1] for v in buckets[0]["values"])
+    worst = _row(demo_db, "Worst 10 minutes")["max"]
+    assert 1 <= fixed <= worst <= 10
+    assert _row(demo_db, "Flood episodes")["sum"] == 0
+
+
+OVERLAYS_DB = "grafana_overlays"
+
+
+def _alarm(point: str, state: str, t: int) -> str:
+    """`point` = "zone device kind condition"; an alarm_event line at EPOCH + t seconds."""
+    zone, device, kind, condition = point.split()
+    return (
+        f"alarm_event,site=demo,gateway=gw01,zone={zone},device={device},sensor_class=x,"
+        f'condition={condition},kind={kind} state="{state}",previous="normal",event="e",'
+        f'hazard="" {EPOCH_NS + t * 1_000_000_000}'
+    )
+
+
+def test_a_shelved_or_out_of_service_alarm_makes_its_zone_yellow_not_red(
+    influxdb1: InfluxDB1Server,
+) -> None:
+    """Shelved, suppressed, out of service and test are gaps in coverage (yellow), not fires;
+    an annunciated alarm still wins in its zone (red). Hand-written points: the demo never
+    shelves or removes a detector from service."""
+    influxdb1.create_database(OVERLAYS_DB)
+    influxdb1.write(
+        OVERLAYS_DB,
+        [
+            _alarm("shelf gas-1 gas level1", "unacknowledged", 1),
+            _alarm("shelf gas-1 gas level1", "shelved", 2),  # the latest state counts
+            _alarm("oos smoke-2 fault service", "out_of_service", 1),
+            _alarm("oos smoke-2 fire level1", "out_of_service", 1),
+            _alarm("fire smoke-3 fire level1", "unacknowledged", 1),
+            _alarm("fire gas-3 gas level1", "suppressed", 1),
+            _alarm("calm temp-4 heat level1", "normal", 1),
+        ],
+    )
+    zones = next(q for q in ALL_QUERIES if q.name == "Zones [A]")
+    text = grafana_interpolate(zones, {"site": "demo", "zone": ALL, "device": ALL})
+    found = influxdb1.query(text, db=OVERLAYS_DB)["results"][0]["series"]
+    severity = {s["tags"]["zone"]: s["values"][0][1] for s in found}
+    assert severity == {"shelf": 1, "oos": 1, "fire": 2, "calm": 0}

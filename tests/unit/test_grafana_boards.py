@@ -237,13 +237,71 @@ def test_zones_are_coloured_green_yellow_red_by_severity() -> None:
     assert zones["options"]["colorMode"] == "background"
 
 
-def test_alarm_health_marks_floods_and_chattering() -> None:
-    per_10m = _panel(BOARDS["alarm-health"], "New alarms per 10 minutes")
-    assert _steps(per_10m)[-1] == (11, "red")  # more than 10 new alarms in 10 minutes
-    assert "GROUP BY time(10m)" in per_10m["targets"][0]["query"]
-    chatter = _panel(BOARDS["alarm-health"], "Chattering")
+def _queries(panel: Json) -> str:
+    return " ".join(t["query"] for t in panel["targets"])
+
+
+def _mapped(panel: Json) -> dict[str, tuple[str, str]]:
+    options = panel["fieldConfig"]["defaults"]["mappings"][0]["options"]
+    return {v: (m["text"], m["color"]) for v, m in options.items()}
+
+
+def test_alarm_health_draws_the_rate_against_the_guidance_and_marks_floods() -> None:
+    board = BOARDS["alarm-health"]
+    per_10m = _panel(board, "Alarms per 10 minutes")
+    assert 'last("alarms_per_window") FROM "alarm_kpi"' in _queries(per_10m)
+    # Dashed lines at ~1 acceptable, 2 manageable, and red from 11: more than 10 is a flood.
+    assert _steps(per_10m) == [(None, "green"), (1, "green"), (2, "yellow"), (11, "red")]
+    assert per_10m["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] == "dashed"
+    assert per_10m["fieldConfig"]["defaults"]["custom"]["lineInterpolation"] == "stepAfter"
+    assert _steps(_panel(board, "Worst 10 minutes"))[-1] == (11, "red")
+    flood = _panel(board, "Alarm flood")
+    assert 'last("flood")' in _queries(flood)
+    assert _mapped(flood)["true"] == ("flood", "red")
+    assert "floods" in _queries(_panel(board, "Flood episodes"))
+
+
+def test_alarm_health_counts_chattering_stale_and_alarms_that_cannot_annunciate() -> None:
+    board = BOARDS["alarm-health"]
+    burden = _queries(_panel(board, "Unacknowledged, chattering and stale alarms"))
+    assert all(f'last("{f}")' in burden for f in ("unacknowledged", "chattering", "stale"))
+    for title in ("Shelved, suppressed, out of service, in test", "Cannot annunciate now"):
+        text = _queries(_panel(board, title))
+        assert 'FROM "alarm_kpi"' in text
+        for f in ("shelved", "suppressed", "out_of_service", "in_test"):
+            assert f'last("{f}")' in text, (title, f)
+    chatter = _panel(board, "Chattering")  # which points chatter, from the transitions
     assert _steps(chatter)[-1] == (3, "red")
     assert "GROUP BY time(1m)" in chatter["targets"][0]["query"]
+
+
+def test_device_health_shows_each_drivers_bus_failing_devices_and_errors() -> None:
+    board = BOARDS["device-health"]
+    state = _panel(board, "Bus and connection state")
+    assert 'last("connected") FROM "driver_health"' in _queries(state)
+    assert '"driver"' in _queries(state).split("GROUP BY")[1]
+    assert _mapped(state) == {"true": ("connected", "green"), "false": ("down", "red")}
+    assert 'max("failing")' in _queries(_panel(board, "Devices not answering"))
+    assert 'last("errors")' in _queries(_panel(board, "Driver errors since start"))
+    rate = _queries(_panel(board, "Driver errors per minute"))
+    assert 'non_negative_derivative(last("errors"), 1m)' in rate
+    drivers = _panel(board, "Drivers and their last error")
+    assert drivers["type"] == "table"
+    assert all(f'"{f}"' in _queries(drivers) for f in ("last_error", "error_counts", "connected"))
+
+
+def test_overview_counts_detectors_out_of_service_and_suppressed() -> None:
+    board = BOARDS["overview"]
+    for title, field_name in (("Out of service", "out_of_service"), ("Suppressed", "suppressed")):
+        text = _queries(_panel(board, title))
+        assert f'last("{field_name}")' in text
+        assert 'FROM "alarm_kpi"' in text
+        assert "$timeFilter" not in text  # written on change: the latest may predate the range
+    faults = _panel(board, "Detectors in fault or out of service")
+    colours = _mapped(faults)
+    assert colours["out_of_service"] == ("out of service", "yellow")
+    assert colours["suppressed"][1] == "yellow"
+    assert {colours[s][1] for s in ("shelved", "test", "test_active")} == {"blue"}
 
 
 def test_time_series_and_stats_carry_a_unit() -> None:
