@@ -19,7 +19,11 @@ from ruamel.yaml.error import YAMLError
 
 from gateway.errors import ConfigError, ConfigIssue
 
-DEFAULT_PROFILES_DIR = Path(__file__).resolve().parents[2] / "config" / "profiles"
+# A checkout (or an editable install) reads config/profiles; a wheel carries a copy of it inside
+# the package (pyproject.toml force-include), so an installed gateway finds its profiles too.
+_CHECKOUT_PROFILES = Path(__file__).resolve().parents[2] / "config" / "profiles"
+_PACKAGED_PROFILES = Path(__file__).resolve().parent / "profiles"
+DEFAULT_PROFILES_DIR = _CHECKOUT_PROFILES if _CHECKOUT_PROFILES.is_dir() else _PACKAGED_PROFILES
 PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 DataType = Literal["int16", "uint16", "int32", "uint32", "float32"]
 Order = Literal["big", "little"]
