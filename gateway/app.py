@@ -201,6 +201,8 @@ class Gateway:
                 fwd = self._start_forwarder(sink)
                 if fwd is not None:
                     aux.append(tg.create_task(fwd.run(), name="forwarder"))
+                if self.cfg.api.enabled:
+                    aux.append(tg.create_task(self._serve_api(), name="api"))
                 self.systemd.ready()
                 log.info(
                     "hazgw ready: site %s gateway %s, %d sensors, state in %s",
@@ -261,6 +263,12 @@ class Gateway:
         if self.engine is None:
             raise RuntimeError("the gateway is not running")
         return self.engine
+
+    async def _serve_api(self) -> None:
+        # Imported here: the API module imports this one for the Gateway type.
+        from gateway.api.server import serve  # noqa: PLC0415
+
+        await serve(self, self.cfg.api)
 
     def _start_forwarder(self, sink: Sink | None) -> Forwarder | None:
         if sink is None or self.outbox is None or self.cfg.influxdb is None:

@@ -23,6 +23,7 @@ from alerting.roster import RESPONSIBLE, Override, Roster, Shift, parse_days, pa
 from drivers.modbus.config import ModbusRtuDriverConfig
 from drivers.mqtt.config import MqttDriverConfig
 from drivers.uart.config import UartDriverConfig
+from gateway.api.config import ApiConfig
 from gateway.errors import ConfigError, ConfigIssue
 from gateway.model import SensorClass
 
@@ -340,6 +341,7 @@ class HazgwConfig(Strict):
     notify: NotifyConfig = NotifyConfig()
     ledger: LedgerConfig = LedgerConfig()
     outbox: OutboxConfig = OutboxConfig()
+    api: ApiConfig = ApiConfig()
     influxdb: InfluxConfig | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -381,6 +383,9 @@ def _cross_check(cfg: HazgwConfig) -> Iterator[str]:
         if d.driver in mqtt and not (d.topic and d.point):
             yield f"@devices[{i}].topic: a device on an MQTT driver needs topic and point"
     yield from _recipient_problems(cfg, people)
+    for i, t in enumerate(cfg.api.tokens):
+        if t.person not in people:
+            yield f"@api.tokens[{i}].person: {t.person!r} is not in people"
     from gateway.engine import preset_issues  # noqa: PLC0415 (the engine imports this module)
 
     yield from preset_issues(cfg)

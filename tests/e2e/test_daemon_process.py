@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from gateway.outbox import Lane, Outbox
@@ -149,3 +150,33 @@ def test_a_corrupt_outbox_is_moved_aside_and_the_gateway_runs_on(
     assert "outbox.sqlite.corrupt-" in output
     with Outbox(state / "outbox.sqlite") as outbox:
         assert any(is_reading(ln) for ln in outbox.lines(Lane.TELEMETRY))
+
+
+def test_the_daemon_serves_its_api_on_localhost_when_enabled(
+    tmp_path: Path, notify: NotifySocket
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "site.yaml"
+    text = config_text(tmp_path / "state", ["kitchen-gas-1"])
+    config.write_text(text + f"api: {{enabled: true, port: {port}}}\n")
+    proc = start(config, {"NOTIFY_SOCKET": str(notify.path)})
+    try:
+        notify.wait_for("READY=1")
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 10
+        while True:  # the server task may come up a moment after READY
+            try:
+                assert httpx.get(f"{url}/health", timeout=2).status_code == 200
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        assert httpx.get(f"{url}/ledger", timeout=2).status_code == 401  # no token, no ledger
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, output
