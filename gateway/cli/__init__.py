@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from gateway.cli import config_cmd, demo_cmd, grafana_cmd, ledger_cmd, outbox_cmd, run_cmd
+from gateway.cli import (
+    config_cmd,
+    demo_cmd,
+    grafana_cmd,
+    ledger_cmd,
+    outbox_cmd,
+    run_cmd,
+    status_cmd,
+)
 
 app = typer.Typer(
     name="hazgw",
@@ -14,6 +22,7 @@ app = typer.Typer(
 )
 app.command("run")(run_cmd.run)
 app.command("demo")(demo_cmd.demo)
+app.command("status")(status_cmd.status)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(ledger_cmd.app, name="ledger")
 app.add_typer(outbox_cmd.app, name="outbox")
