@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -183,6 +184,9 @@ class Gateway:
         start_ns = self.clock.wall_ns()
         self._start_ns = start_ns
         await self.run_db(lambda: self._open(start_ns))
+        # `hazgw device add/edit/remove` signal the running daemon to reload through this file.
+        pid_path = self.cfg.state_dir / "hazgw.pid"
+        pid_path.write_text(f"{os.getpid()}\n", encoding="ascii")
         assert self.ledger is not None
         self.notify = build_pipeline(
             self.cfg.notify, people=self.cfg.people,
@@ -222,6 +226,7 @@ class Gateway:
                 for task in aux:
                     task.cancel()
         finally:
+            pid_path.unlink(missing_ok=True)
             await self.run_db(self._close)
             self._worker.shutdown(wait=True)
             if sink is not None:

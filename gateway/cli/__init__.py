@@ -7,6 +7,7 @@ import typer
 from gateway.cli import (
     config_cmd,
     demo_cmd,
+    device_cmd,
     grafana_cmd,
     ledger_cmd,
     outbox_cmd,
@@ -25,6 +26,7 @@ app.command("demo")(demo_cmd.demo)
 app.command("status")(status_cmd.status)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(ledger_cmd.app, name="ledger")
+app.add_typer(device_cmd.app, name="device")
 app.add_typer(outbox_cmd.app, name="outbox")
 app.add_typer(grafana_cmd.app, name="grafana")
 
