@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
 from alerting.health import AlarmKpi
@@ -49,6 +49,9 @@ from gateway.telemetry import (
     reading_lines,
     transition_line,
 )
+
+if TYPE_CHECKING:
+    from gateway.commands.service import CommandService
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -102,6 +105,12 @@ def make_sink(cfg: HazgwConfig) -> Sink | None:
     return InfluxV2Sink(i.url, i.token, i.org, i.bucket, gzip=i.gzip, timeout_s=i.timeout_s)
 
 
+def _cancel(tasks: dict[str, asyncio.Task[None]], name: str) -> None:
+    task = tasks.pop(name, None)
+    if task is not None:
+        task.cancel()
+
+
 def _zones_needing_attention(ledger: Ledger | None) -> set[str]:
     """Zones with an open hazard nobody has acknowledged: their sirens stay on."""
     if ledger is None:
@@ -136,6 +145,7 @@ class Gateway:
         self.outbox: Outbox | None = None
         self.ledger: Ledger | None = None
         self.forwarder: Forwarder | None = None
+        self.commands: CommandService | None = None  # people's commands over MQTT, when enabled
         self.notify: NotifyPipeline
         self._alarming: set[str] = set()
         self._last_kpi: AlarmKpi | None = None
@@ -200,13 +210,8 @@ class Gateway:
                 for dcfg in self.cfg.drivers:
                     self._start_driver(dcfg)
                 engine_task = tg.create_task(self._engine_loop(), name="engine")
-                notify_task = tg.create_task(self.notify.run(), name="notify")
-                aux = [tg.create_task(self._watchdog(), name="watchdog")]
                 fwd = self._start_forwarder(sink)
-                if fwd is not None:
-                    aux.append(tg.create_task(fwd.run(), name="forwarder"))
-                if self.cfg.api.enabled:
-                    aux.append(tg.create_task(self._serve_api(), name="api"))
+                side = self._start_side_tasks(tg, fwd)
                 self.systemd.ready()
                 log.info(
                     "hazgw ready: site %s gateway %s, %d sensors, state in %s",
@@ -215,15 +220,16 @@ class Gateway:
                 )  # fmt: skip
                 await self.stopping.wait()
                 self.systemd.stopping()
+                _cancel(side, "commands")  # no new actions from people while draining
                 await self._stop_drivers()
                 await engine_task
                 await self._tick()  # what the drivers delivered before stopping, to the outbox
                 await self.notify.drain(timeout_s=10.0)
-                notify_task.cancel()
+                _cancel(side, "notify")
                 if fwd is not None:
-                    aux[-1].cancel()
+                    _cancel(side, "forwarder")
                     await fwd.drain(timeout_s=5.0)
-                for task in aux:
+                for task in side.values():
                     task.cancel()
         finally:
             pid_path.unlink(missing_ok=True)
@@ -268,6 +274,29 @@ class Gateway:
         if self.engine is None:
             raise RuntimeError("the gateway is not running")
         return self.engine
+
+    def _start_side_tasks(
+        self, tg: asyncio.TaskGroup, fwd: Forwarder | None
+    ) -> dict[str, asyncio.Task[None]]:
+        """Everything beside drivers and engine, by name, so a stop can end them in order."""
+        side = {
+            "notify": tg.create_task(self.notify.run(), name="notify"),
+            "watchdog": tg.create_task(self._watchdog(), name="watchdog"),
+        }
+        if fwd is not None:
+            side["forwarder"] = tg.create_task(fwd.run(), name="forwarder")
+        if self.cfg.api.enabled:
+            side["api"] = tg.create_task(self._serve_api(), name="api")
+        if self.cfg.commands.enabled:
+            side["commands"] = tg.create_task(self._serve_commands(), name="commands")
+        return side
+
+    async def _serve_commands(self) -> None:
+        # Imported here: the command service imports this module for the Gateway type.
+        from gateway.commands.service import CommandService  # noqa: PLC0415
+
+        self.commands = CommandService(self, self.cfg.commands)
+        await self.commands.run()
 
     async def _serve_api(self) -> None:
         # Imported here: the API module imports this one for the Gateway type.

@@ -24,6 +24,7 @@ from drivers.modbus.config import ModbusRtuDriverConfig
 from drivers.mqtt.config import MqttDriverConfig
 from drivers.uart.config import UartDriverConfig
 from gateway.api.config import ApiConfig
+from gateway.commands.config import CommandsConfig, commands_problems
 from gateway.errors import ConfigError, ConfigIssue
 from gateway.model import SensorClass
 
@@ -341,6 +342,7 @@ class HazgwConfig(Strict):
     notify: NotifyConfig = NotifyConfig()
     ledger: LedgerConfig = LedgerConfig()
     outbox: OutboxConfig = OutboxConfig()
+    commands: CommandsConfig = CommandsConfig()  # people's ledger commands over MQTT
     api: ApiConfig = ApiConfig()
     influxdb: InfluxConfig | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -383,6 +385,7 @@ def _cross_check(cfg: HazgwConfig) -> Iterator[str]:
         if d.driver in mqtt and not (d.topic and d.point):
             yield f"@devices[{i}].topic: a device on an MQTT driver needs topic and point"
     yield from _recipient_problems(cfg, people)
+    yield from commands_problems(cfg.commands, people)
     for i, t in enumerate(cfg.api.tokens):
         if t.person not in people:
             yield f"@api.tokens[{i}].person: {t.person!r} is not in people"

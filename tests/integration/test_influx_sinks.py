@@ -253,7 +253,7 @@ def test_secrets_never_appear_in_errors(scripted: str, version: str) -> None:
             scripted,
             "db",
             username="operator",
-            password="s3cret-pw",  # noqa: S106  # bait
+            password="s3cret-pw",  # bait
         )
     else:
         sink = InfluxV2Sink(scripted, "s3cret-token", "org", "bucket")

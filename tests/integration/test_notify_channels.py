@@ -28,7 +28,7 @@ from tests.integration.servers import MosquittoServer, free_port, start_mosquitt
 from tests.unit.test_notify_grouping import note
 
 T = TypeVar("T")
-SECRET = "a-shared-secret-of-32-characters"  # noqa: S105  (a test key)
+SECRET = "a-shared-secret-of-32-characters"
 WAIT_S = 10.0  # an upper bound for things that happen in milliseconds; never a timing claim
 
 

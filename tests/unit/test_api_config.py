@@ -21,7 +21,7 @@ def test_a_new_token_is_handed_out_once_and_only_its_hash_is_kept() -> None:
 
 def test_a_plain_token_in_the_config_is_refused() -> None:
     with pytest.raises(ValidationError, match="SHA-256"):
-        ApiToken(person="li.na", role=Role.ADMIN, token_sha256="my-secret-token")  # noqa: S106
+        ApiToken(person="li.na", role=Role.ADMIN, token_sha256="my-secret-token")
 
 
 def test_the_api_listens_on_localhost_unless_told_otherwise() -> None:

@@ -24,7 +24,7 @@ from gateway.grafana.model import DATASOURCE_UID
 from gateway.grafana.provisioning import DatasourceSettings
 from gateway.grafana.push import GrafanaError, push
 
-TOKEN = "glsa_test_token"  # noqa: S105 - sent to the stand-in only
+TOKEN = "glsa_test_token"
 
 
 @dataclass

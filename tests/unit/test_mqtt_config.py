@@ -38,7 +38,7 @@ def test_defaults_are_a_persistent_loopback_session_with_a_deaf_watchdog() -> No
 
 
 def test_the_password_never_shows_in_repr_str_or_a_dump() -> None:
-    cfg = config(username="gw", password="s3cret-pw")  # noqa: S106 - a test secret
+    cfg = config(username="gw", password="s3cret-pw")
     assert cfg.password is not None
     assert cfg.password.get_secret_value() == "s3cret-pw"
     for text in (repr(cfg), str(cfg), str(cfg.model_dump())):
