@@ -160,3 +160,14 @@ def test_everything_written_is_described_in_the_schema_document(unattended: Run)
             if m.fields.get(f) != field_type(v)
         }
     assert undescribed == set()
+
+
+def test_every_escalation_step_has_its_deliveries_recorded_in_the_ledger(unattended: Run) -> None:
+    """Who was told what, when, on which channel: the audit trail of each notification."""
+    for hazard in unattended.hazards:
+        delivered = {(d.channel, d.step, d.round, d.repeat) for d in hazard.deliveries if d.ok}
+        for step in hazard.escalation.steps:
+            for channel in ("log", "recording"):
+                assert (channel, step.level, step.round, step.repeat) in delivered, (
+                    hazard.number, channel, step,
+                )  # fmt: skip
