@@ -26,7 +26,6 @@ from drivers.base import Binding, DriverStatus
 from drivers.modbus.config import ModbusRtuDriverConfig
 from drivers.modbus.decode import decode_point
 from drivers.modbus.health import SlaveHealth
-from drivers.modbus.link import SerialLink
 from drivers.modbus.plan import ReadOp, SlavePlan, bind_points, plan_reads
 from drivers.modbus.profile import DEFAULT_PROFILES_DIR, load_profile
 from drivers.modbus.rtu import (
@@ -38,6 +37,7 @@ from drivers.modbus.rtu import (
     reply_length,
     wire_seconds,
 )
+from drivers.serial_link import SerialLink
 from gateway.clock import Clock
 from gateway.errors import DriverError
 from gateway.model import ReadingBatch

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Self
 
 from drivers.base import Binding, DriverStatus
+from drivers.serial_link import SerialLink
 from drivers.uart.config import UartDriverConfig
 from drivers.uart.frames import (
     MODELS,
@@ -30,7 +31,6 @@ from drivers.uart.frames import (
     UartModel,
     decode,
 )
-from drivers.uart.link import SerialLink
 from gateway.clock import Clock
 from gateway.errors import ConfigError, ConfigIssue, DriverError
 from gateway.model import ReadingBatch

@@ -19,7 +19,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from drivers.base import Driver
 from drivers.modbus.driver import ModbusRtuDriver
-from drivers.modbus.link import SerialLink
 from drivers.modbus.rtu import (
     ReplyKind,
     frame_gap_seconds,
@@ -28,6 +27,7 @@ from drivers.modbus.rtu import (
     reply_length,
     wire_seconds,
 )
+from drivers.serial_link import SerialLink
 from gateway.app import make_driver
 from gateway.cli.common import fail
 from gateway.clock import SystemClock

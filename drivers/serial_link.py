@@ -1,4 +1,5 @@
-"""One serial port for asyncio: pyserial opens and configures it, the event loop watches its fd.
+"""One serial port for asyncio, shared by the serial drivers (modbus, uart): pyserial opens and
+configures it, the event loop watches its fd.
 
 Why the loop's reader and not a thread doing blocking reads: a transaction waits for a few bytes
 with a deadline; on the loop that is `asyncio.timeout` around a readiness future, cancelled at
