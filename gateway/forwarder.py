@@ -198,8 +198,8 @@ class Forwarder:
                 moved += len(batch)
                 batch = await following if following is not None else Batch([], [], [], 0)
         finally:
-            if settling is not None:  # a settle in flight always finishes, even on cancel
-                await asyncio.shield(settling)
+            if settling is not None:
+                await _finish(settling)
         return moved
 
     def _take_following(self, batch: Batch) -> asyncio.Future[Batch] | None:
@@ -298,3 +298,13 @@ def _refused(batch: Batch, result: WriteResult) -> dict[int, int]:
 async def _cancel(future: asyncio.Future[T]) -> None:
     future.cancel()
     await asyncio.gather(future, return_exceptions=True)
+
+
+async def _finish(settling: asyncio.Future[None]) -> None:
+    """Wait for a settle in flight even when cancelled, then let the cancellation go on: a
+    caller that cancels the forwarder and reads the outbox must never see delivered lines."""
+    try:
+        await asyncio.shield(settling)
+    except asyncio.CancelledError:
+        await settling
+        raise
