@@ -15,12 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 import serial
 
+from drivers.base import DriverStatus
+from gateway.clock import Clock
 from gateway.errors import DriverError
+
+log = logging.getLogger(__name__)
+REOPEN_FIRST_S = 1.0
 
 _PORT_ERRORS = (OSError, serial.SerialException, ValueError)
 READ_CHUNK = 4096
@@ -140,3 +147,29 @@ class SerialLink:
     def _lost(self, exc: BaseException) -> DriverError:
         self.close()
         return DriverError(f"{self.port}: {exc}")
+
+
+def port_lost(link: SerialLink, status: DriverStatus, name: str, exc: DriverError) -> None:
+    """The adapter is gone (unplugged, I/O error): one bus fault, logged once per outage."""
+    link.close()
+    status.errors["port"] += 1
+    status.last_error = f"port: {exc}"
+    if status.connected:
+        log.warning("%s: port lost: %s; reopening with backoff", name, exc)
+    status.connected = False
+
+
+async def reopen(
+    open_port: Callable[[], None], status: DriverStatus, clock: Clock, max_s: float
+) -> None:
+    """Try to open the port again, doubling the wait up to `max_s`, until it works."""
+    delay = min(REOPEN_FIRST_S, max_s)
+    while True:
+        await clock.sleep(delay)
+        try:
+            open_port()
+        except DriverError as exc:
+            status.last_error = f"port: {exc}"
+            delay = min(delay * 2, max_s)
+            continue
+        return

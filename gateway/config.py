@@ -27,6 +27,7 @@ from gateway.api.config import ApiConfig
 from gateway.commands.config import CommandsConfig, commands_problems
 from gateway.errors import ConfigError, ConfigIssue
 from gateway.model import SensorClass
+from gateway.yamldoc import line_of, plain
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 # Ledger numbers read prefix-year-site-gateway-n: a gateway id without '-' keeps them unambiguous.
@@ -444,30 +445,6 @@ def _recipient_problems(cfg: HazgwConfig, people: set[str]) -> Iterator[str]:
 # --- loading -------------------------------------------------------------------------------
 
 
-def _plain(node: Any) -> Any:
-    """ruamel's commented containers to plain dicts and lists (pydantic wants plain data)."""
-    if isinstance(node, CommentedMap):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, CommentedSeq):
-        return [_plain(v) for v in node]
-    return node
-
-
-def _line_of(root: Any, path: tuple[int | str, ...]) -> int | None:
-    """The 1-based line of the deepest node of `path` that exists in the YAML document."""
-    node, line = root, None
-    for part in path:
-        if isinstance(node, CommentedMap) and part in node:
-            line = node.lc.key(part)[0] + 1
-            node = node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
-            line = node.lc.item(part)[0] + 1
-            node = node[part]
-        else:
-            break
-    return line
-
-
 def _parse_path(text: str) -> tuple[int | str, ...]:
     """`devices[3].id` -> ('devices', 3, 'id')."""
     parts: list[int | str] = []
@@ -496,9 +473,9 @@ def _issues_from(err: ValidationError, file: str, root: Any) -> list[ConfigIssue
             if piece.startswith(("@", ".")):
                 key, _, text = piece[1:].partition(": ")
                 path = _parse_path(key) if piece[0] == "@" else loc + _parse_path(key)
-                issues.append(ConfigIssue(file, _dotted(path), _line_of(root, path), text))
+                issues.append(ConfigIssue(file, _dotted(path), line_of(root, path), text))
             else:
-                issues.append(ConfigIssue(file, _dotted(loc), _line_of(root, loc), piece))
+                issues.append(ConfigIssue(file, _dotted(loc), line_of(root, loc), piece))
     return issues
 
 
@@ -528,7 +505,7 @@ def parse_config(text: str, file: str) -> HazgwConfig:
     if not isinstance(root, CommentedMap):
         raise ConfigError([ConfigIssue(file, "", 1, "the file must be a YAML mapping")])
     try:
-        return HazgwConfig.model_validate(_plain(root))
+        return HazgwConfig.model_validate(plain(root))
     except ValidationError as exc:
         issues = list(dict.fromkeys(_issues_from(exc, file, root)))  # unions repeat errors
         raise ConfigError(issues) from exc

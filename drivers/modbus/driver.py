@@ -37,13 +37,12 @@ from drivers.modbus.rtu import (
     reply_length,
     wire_seconds,
 )
-from drivers.serial_link import SerialLink
+from drivers.serial_link import SerialLink, port_lost, reopen
 from gateway.clock import Clock
 from gateway.errors import DriverError
 from gateway.model import ReadingBatch
 
 log = logging.getLogger(__name__)
-REOPEN_FIRST_S = 1.0
 
 
 def reason_of(reply: Reply, received: int) -> str:
@@ -253,21 +252,7 @@ class ModbusRtuDriver:
         log.info("%s: %s open", self.name, self.cfg.port)
 
     def _port_lost(self, exc: DriverError) -> None:
-        self._link.close()
-        self.status.errors["port"] += 1
-        self.status.last_error = f"port: {exc}"
-        if self.status.connected:
-            log.warning("%s: bus lost: %s; reopening with backoff", self.name, exc)
-        self.status.connected = False
+        port_lost(self._link, self.status, self.name, exc)
 
     async def _reopen(self) -> None:
-        delay = min(REOPEN_FIRST_S, self.cfg.reopen_max_s)
-        while True:
-            await self._clock.sleep(delay)
-            try:
-                self._open()
-            except DriverError as exc:
-                self.status.last_error = f"port: {exc}"
-                delay = min(delay * 2, self.cfg.reopen_max_s)
-                continue
-            return
+        await reopen(self._open, self.status, self._clock, self.cfg.reopen_max_s)

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from gateway.errors import ConfigError, ConfigIssue
+from gateway.yamldoc import line_of, plain
 
 # A checkout (or an editable install) reads config/profiles; a wheel carries a copy of it inside
 # the package (pyproject.toml force-include), so an installed gateway finds its profiles too.
@@ -113,7 +114,7 @@ def parse_profile(text: str, file: str) -> Profile:
     if not isinstance(root, CommentedMap):
         raise ConfigError([ConfigIssue(file, "", 1, "a profile must be a YAML mapping")])
     try:
-        return Profile.model_validate(_plain(root))
+        return Profile.model_validate(plain(root))
     except ValidationError as exc:
         raise ConfigError(_issues(exc, file, root)) from exc
 
@@ -127,28 +128,5 @@ def _issues(err: ValidationError, file: str, root: CommentedMap) -> list[ConfigI
         if text and key.isidentifier() and key not in {str(p) for p in loc}:
             loc, msg = (*loc, key), text  # a model validator names its own key
         dotted = ".".join(str(p) for p in loc)
-        issues.append(ConfigIssue(file, dotted, _line_of(root, loc), msg))
+        issues.append(ConfigIssue(file, dotted, line_of(root, loc), msg))
     return list(dict.fromkeys(issues))
-
-
-def _line_of(root: Any, path: tuple[int | str, ...]) -> int | None:
-    """1-based line of the deepest node of `path` present in the document."""
-    node, line = root, None
-    for part in path:
-        if isinstance(node, CommentedMap) and part in node:
-            line = node.lc.key(part)[0] + 1
-            node = node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
-            line = node.lc.item(part)[0] + 1
-            node = node[part]
-        else:
-            break
-    return line
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, CommentedMap):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, CommentedSeq):
-        return [_plain(v) for v in node]
-    return node

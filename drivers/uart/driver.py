@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Self
 
 from drivers.base import Binding, DriverStatus
-from drivers.serial_link import SerialLink
+from drivers.serial_link import SerialLink, port_lost, reopen
 from drivers.uart.config import UartDriverConfig
 from drivers.uart.frames import (
     MODELS,
@@ -36,7 +36,6 @@ from gateway.errors import ConfigError, ConfigIssue, DriverError
 from gateway.model import ReadingBatch
 
 log = logging.getLogger(__name__)
-REOPEN_FIRST_S = 1.0
 ACTIVE_WAIT_S = 1.0  # how long one read waits in active mode before checking for silence
 
 
@@ -190,21 +189,7 @@ class UartDriver:
             self._link.write(QA_MODE_COMMAND)
 
     def _port_lost(self, exc: DriverError) -> None:
-        self._link.close()
-        self.status.errors["port"] += 1
-        self.status.last_error = f"port: {exc}"
-        if self.status.connected:
-            log.warning("%s: port lost: %s; reopening with backoff", self.name, exc)
-        self.status.connected = False
+        port_lost(self._link, self.status, self.name, exc)
 
     async def _reopen(self) -> None:
-        delay = min(REOPEN_FIRST_S, self.cfg.reopen_max_s)
-        while True:
-            await self._clock.sleep(delay)
-            try:
-                self._open()
-            except DriverError as exc:
-                self.status.last_error = f"port: {exc}"
-                delay = min(delay * 2, self.cfg.reopen_max_s)
-                continue
-            return
+        await reopen(self._open, self.status, self._clock, self.cfg.reopen_max_s)
