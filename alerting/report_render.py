@@ -8,14 +8,16 @@ import io
 from collections.abc import Iterator
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
 from rich.console import Group
 from rich.table import Table
 
 from alerting.reports import Count, Durations, Report
 from alerting.vocabulary import Json, iso_utc
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 SUMMARY = (  # (field, English, Chinese)
     ("found", "hazards found", "发现隐患"),
@@ -145,6 +147,8 @@ def _s(seconds: float | None) -> str:
 
 def write_xlsx(report: Report, path: Path, tz: tzinfo) -> None:
     """One sheet per part; times in the site's zone as text (Excel has no time zones)."""
+    from openpyxl import Workbook  # noqa: PLC0415 (only XLSX needs it: the daemon never loads it)
+
     book = Workbook()
     book.remove(book.worksheets[0])
     summary = [[en, zh, getattr(report, f)] for f, en, zh in SUMMARY]
@@ -179,6 +183,8 @@ def write_xlsx(report: Report, path: Path, tz: tzinfo) -> None:
 
 
 def _sheet(book: Workbook, name: str, header: list[str], rows: list[list[object]]) -> None:
+    from openpyxl.styles import Font  # noqa: PLC0415 (see write_xlsx)
+
     sheet = book.create_sheet(name)
     sheet.append(header)
     for cell in sheet[1]:

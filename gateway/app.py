@@ -36,7 +36,7 @@ from gateway.config import DriverConfig, HazgwConfig, load_config
 from gateway.engine import Engine, StepResult
 from gateway.errors import ConfigError, DriverError
 from gateway.forwarder import Forwarder
-from gateway.influx import InfluxV1Sink, InfluxV2Sink, Sink
+from gateway.influx import InfluxV1Sink, Sink
 from gateway.model import Identity, ReadingBatch
 from gateway.outbox import Lane, Outbox, OutboxError
 from gateway.registry import Registry
@@ -102,6 +102,8 @@ def make_sink(cfg: HazgwConfig) -> Sink | None:
             i.url, i.database, retention_policy=i.retention_policy, username=i.username,
             password=i.password, gzip=i.gzip, timeout_s=i.timeout_s,
         )  # fmt: skip
+    from gateway.influx2 import InfluxV2Sink  # noqa: PLC0415 (15 MB of client, only when used)
+
     return InfluxV2Sink(i.url, i.token, i.org, i.bucket, gzip=i.gzip, timeout_s=i.timeout_s)
 
 

@@ -28,22 +28,16 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Protocol, cast
+from typing import Protocol
 from urllib.parse import urlencode
 
 import urllib3
-from influxdb_client.client.exceptions import InfluxDBError
-from influxdb_client.client.influxdb_client import InfluxDBClient
-from influxdb_client.client.write_api import SYNCHRONOUS
-from influxdb_client.domain.write_precision import WritePrecision
-from influxdb_client.rest import ApiException
 
 from gateway.errors import SinkError
 
 _MAX_MESSAGE = 400  # server explanations are cut to this many characters in errors
 _GZIP_LEVEL = 6  # zlib's default: most of the gain of 9 at a fraction of the CPU on a Pi
 # influxdb-client declares its precision constants as str but annotates write() with the class
-_NS = cast(WritePrecision, WritePrecision.NS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +58,7 @@ class Sink(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class _Refusal:
+class Refusal:
     """The server refused the whole request because of some of its lines (400, 413, 422)."""
 
     status: int
@@ -72,9 +66,9 @@ class _Refusal:
 
 
 # A request of some lines: None when all were accepted; raises SinkError on anything else.
-_Post = Callable[[Sequence[str]], _Refusal | None]
+_Post = Callable[[Sequence[str]], Refusal | None]
 # Names the refused lines from the server's explanation, or None when it cannot tell exactly.
-_Pinpoint = Callable[[_Refusal, Sequence[str]], list[int] | None]
+_Pinpoint = Callable[[Refusal, Sequence[str]], list[int] | None]
 
 
 def write_isolating(post: _Post, lines: Sequence[str], pinpoint: _Pinpoint | None) -> WriteResult:
@@ -104,7 +98,7 @@ def _isolate(
     _isolate(post, lines, part[middle:], pinpoint, out)
 
 
-def _v1_unparsable(refusal: _Refusal, chunk: Sequence[str]) -> list[int] | None:
+def _v1_unparsable(refusal: Refusal, chunk: Sequence[str]) -> list[int] | None:
     """InfluxDB 1.x writes the parsable lines and names each other one: "unable to parse '<line>':
     <reason>", one per line of the message. Trust the names only if they all match exactly."""
     if refusal.status != 400 or "unable to parse '" not in refusal.message:
@@ -138,13 +132,13 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return max(0.0, seconds)
 
 
-def _judge(name: str, status: int, message: str, headers: Mapping[str, str]) -> _Refusal | None:
-    """Map an HTTP status to: accepted (None), refused lines (_Refusal), or a SinkError."""
+def judge(name: str, status: int, message: str, headers: Mapping[str, str]) -> Refusal | None:
+    """Map an HTTP status to: accepted (None), refused lines (Refusal), or a SinkError."""
     message = message.strip()[:_MAX_MESSAGE]
     if 200 <= status < 300:
         return None
     if status in (400, 413, 422):
-        return _Refusal(status, message)
+        return Refusal(status, message)
     what = f"{name}: HTTP {status}: {message}"
     if status in (401, 403):
         raise SinkError(f"{what} (check the credentials)", retryable=False, fatal=True)
@@ -157,11 +151,11 @@ def _judge(name: str, status: int, message: str, headers: Mapping[str, str]) -> 
     raise SinkError(f"{what} (unexpected answer)", retryable=False, fatal=True)
 
 
-def _network_error(name: str, exc: Exception) -> SinkError:
+def network_error(name: str, exc: Exception) -> SinkError:
     return SinkError(f"{name}: {type(exc).__name__}: {exc}"[:_MAX_MESSAGE], retryable=True)
 
 
-def _plain_url(url: str) -> str:
+def plain_url(url: str) -> str:
     """The URL without a trailing slash; credentials in it are refused, they would leak in logs."""
     parsed = urllib3.util.parse_url(url)
     if parsed.auth:
@@ -185,7 +179,7 @@ class InfluxV1Sink:
         gzip: bool = False,
         timeout_s: float = 10.0,
     ) -> None:
-        base = _plain_url(url)
+        base = plain_url(url)
         self.name = f"influxdb-v1 {base} db={database}"
         query = {"db": database, "precision": "ns"}
         if retention_policy:
@@ -208,7 +202,7 @@ class InfluxV1Sink:
     def write(self, lines: Sequence[str]) -> WriteResult:
         return write_isolating(self._post, lines, _v1_unparsable)
 
-    def _post(self, lines: Sequence[str]) -> _Refusal | None:
+    def _post(self, lines: Sequence[str]) -> Refusal | None:
         body = "\n".join(lines).encode()
         if self._gzip:
             body = gzip_codec.compress(body, compresslevel=_GZIP_LEVEL)
@@ -217,8 +211,8 @@ class InfluxV1Sink:
                 "POST", self._write_url, body=body, headers=self._headers, retries=False
             )
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise _network_error(self.name, exc) from exc
-        return _judge(self.name, response.status, _v1_message(response), response.headers)
+            raise network_error(self.name, exc) from exc
+        return judge(self.name, response.status, _v1_message(response), response.headers)
 
     def close(self) -> None:
         self._http.clear()
@@ -234,59 +228,3 @@ def _v1_message(response: urllib3.BaseHTTPResponse) -> str:
     if isinstance(decoded, dict) and isinstance(decoded.get("error"), str):
         return str(decoded["error"])
     return text or response.headers.get("X-Influxdb-Error", "") or str(response.reason)
-
-
-class InfluxV2Sink:
-    """InfluxDB 2.x/3.x (and VictoriaMetrics) `/api/v2/write` through influxdb-client."""
-
-    def __init__(
-        self,
-        url: str,
-        token: str,
-        org: str,
-        bucket: str,
-        *,
-        gzip: bool = False,
-        timeout_s: float = 10.0,
-    ) -> None:
-        base = _plain_url(url)
-        self.name = f"influxdb-v2 {base} org={org} bucket={bucket}"
-        self._org = org
-        self._bucket = bucket
-        # retries=False: the forwarder owns the retry policy, the client must not hide failures
-        self._client = InfluxDBClient(
-            url=base,
-            token=token,
-            org=org,
-            timeout=int(timeout_s * 1000),
-            enable_gzip=gzip,
-            retries=False,
-        )
-        self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
-
-    def __repr__(self) -> str:
-        return f"InfluxV2Sink({self.name})"
-
-    def write(self, lines: Sequence[str]) -> WriteResult:
-        return write_isolating(self._post, lines, None)
-
-    def _post(self, lines: Sequence[str]) -> _Refusal | None:
-        try:
-            self._write_api.write(
-                bucket=self._bucket,
-                org=self._org,
-                record="\n".join(lines).encode(),
-                write_precision=_NS,
-            )
-        except ApiException as exc:
-            if exc.status is None:
-                raise _network_error(self.name, exc) from exc
-            headers: Mapping[str, str] = exc.headers or {}
-            return _judge(self.name, int(exc.status), str(exc.message), headers)
-        except (InfluxDBError, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise _network_error(self.name, exc) from exc
-        return None
-
-    def close(self) -> None:
-        self._write_api.close()  # type: ignore[no-untyped-call]  # untyped in influxdb-client
-        self._client.close()  # type: ignore[no-untyped-call]

@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -55,6 +54,8 @@ def _url_from(config: Path) -> str:
 
 
 def _fetch(url: str, token: str) -> dict[str, Any]:
+    import httpx  # noqa: PLC0415 (the daemon runs through this CLI and never needs it)
+
     if not token:
         fail("no token", f"pass --token or set {TOKEN_ENV} (any role can read the status)")
     try:

@@ -22,7 +22,8 @@ import pytest
 from gateway.clock import SystemClock
 from gateway.errors import SinkError
 from gateway.forwarder import Forwarder
-from gateway.influx import InfluxV1Sink, InfluxV2Sink
+from gateway.influx import InfluxV1Sink
+from gateway.influx2 import InfluxV2Sink
 from gateway.outbox import Lane, Outbox
 from tests.integration.servers import InfluxDB1Server, VictoriaMetricsServer
 
