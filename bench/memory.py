@@ -121,6 +121,11 @@ def main() -> None:
             try:
                 startup_s = gw.wait_ready()
                 ready_mb = gw.rss_kib() / 1024
+                # READY=1 comes when the daemon's tasks run, a moment before the MQTT driver's
+                # SUBSCRIBE reaches a broker that has never seen its session: what is published
+                # before that has no queue to wait in (only the very first start; afterwards the
+                # persistent session holds it). Give the subscription a moment.
+                time.sleep(2.0)
                 samples, sent = run_load(gw, mqtt.server, args.minutes * 60)
                 stored = wait_stored(influxd.server, sent)
             finally:
