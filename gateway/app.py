@@ -31,6 +31,7 @@ from drivers.mqtt.driver import MqttDriver
 from drivers.sim.driver import SimDriver
 from drivers.uart.config import UartDriverConfig
 from drivers.uart.driver import UartDriver
+from gateway import maintenance
 from gateway.clock import Clock, SystemClock, sleep_unless
 from gateway.config import DriverConfig, HazgwConfig, load_config
 from gateway.engine import Engine, StepResult
@@ -360,6 +361,7 @@ class Gateway:
     async def _engine_loop(self) -> None:
         tick = self.cfg.detection.tick_s
         last_health = self.clock.monotonic()
+        last_day = None
         while not self.stopping.is_set():
             await sleep_unless(self.clock, self.stopping, tick)
             if self._reload:
@@ -368,6 +370,19 @@ class Gateway:
             if self.clock.monotonic() - last_health >= HEALTH_EVERY_S:
                 last_health = self.clock.monotonic()
                 await self._write_health()
+            today = maintenance.site_today(self.cfg, self.clock.wall_ns())
+            if today != last_day:
+                last_day = today
+                await self._check_maintenance()
+
+    async def _check_maintenance(self) -> None:
+        """Once a day: overdue detector tests and calibrations become ledger entries."""
+        ledger, now = self.ledger, self.clock.wall_ns()
+        actor = f"gateway:{self.ident.gateway}/maintenance"
+        assert ledger is not None
+        made = await self.run_db(lambda: maintenance.check_site(ledger, self.cfg, now, actor=actor))
+        for h in made:
+            log.warning("overdue: %s (%s)", h.title, h.number)
 
     async def _tick(self) -> None:
         batches, self._spill = self._spill, []

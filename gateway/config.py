@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -159,6 +159,12 @@ class DeviceConfig(Strict):
     topic: str = ""  # MQTT topic the device publishes on
     thresholds: Thresholds = Thresholds()
     enabled: bool = True
+    # Maintenance (gateway/maintenance.py); None = the class default (gas/CO test 90 d,
+    # calibrate 365 d; smoke/heat test 365 d, no calibration). `hazgw commission` sets last_tested.
+    last_tested: date | None = None
+    test_every_days: int | None = Field(default=None, ge=1)
+    last_calibrated: date | None = None
+    calibrate_every_days: int | None = Field(default=None, ge=1)
 
 
 class CorroborationConfig(Strict):

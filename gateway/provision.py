@@ -34,7 +34,8 @@ OUT_OF_SERVICE_MARK = "out of service"
 # Key order of a new entry: the order of config/example.yaml.
 DEVICE_KEYS = (
     "id", "name", "driver", "zone", "class", "location", "channel", "address", "profile", "point",
-    "topic", "enabled", "thresholds",
+    "topic", "enabled", "last_tested", "test_every_days", "last_calibrated", "calibrate_every_days",
+    "thresholds",
 )  # fmt: skip
 
 

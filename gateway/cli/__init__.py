@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from gateway.cli import (
+    commission_cmd,
     config_cmd,
     demo_cmd,
     device_cmd,
@@ -24,6 +25,7 @@ app = typer.Typer(
 app.command("run")(run_cmd.run)
 app.command("demo")(demo_cmd.demo)
 app.command("status")(status_cmd.status)
+app.command("commission")(commission_cmd.commission)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(ledger_cmd.app, name="ledger")
 app.add_typer(device_cmd.app, name="device")

@@ -26,12 +26,14 @@ from alerting.vocabulary import Grade, Kind, Source
 from gateway import provision
 from gateway.cli.common import DEFAULT_CONFIG, err, fail
 from gateway.cli.device_live import read_once, scan_command
+from gateway.cli.discover import discover
 from gateway.config import DeviceConfig, HazgwConfig, Thresholds, load_config
 from gateway.errors import ConfigError, LedgerError
 from gateway.provision import ProvisionError
 
 app = typer.Typer(help="Detectors: provision, inspect and read them.", no_args_is_help=True)
 app.command("scan")(scan_command)
+app.command("discover")(discover)
 out = Console(soft_wrap=True)
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="the YAML config to edit")]
