@@ -24,16 +24,10 @@ from alerting.notify.build import build_pipeline
 from alerting.notify.delivery import ledger_recorder
 from alerting.notify.pipeline import NotifyPipeline
 from drivers.base import Driver
-from drivers.modbus.config import ModbusRtuDriverConfig
-from drivers.modbus.driver import ModbusRtuDriver
-from drivers.mqtt.config import MqttDriverConfig
-from drivers.mqtt.driver import MqttDriver
-from drivers.sim.driver import SimDriver
-from drivers.uart.config import UartDriverConfig
-from drivers.uart.driver import UartDriver
 from gateway import maintenance
-from gateway.clock import Clock, SystemClock, sleep_unless
+from gateway.clock import Clock, sleep_unless
 from gateway.config import DriverConfig, HazgwConfig, load_config
+from gateway.driver_factory import make_driver
 from gateway.engine import Engine, StepResult
 from gateway.errors import ConfigError, DriverError
 from gateway.forwarder import Forwarder
@@ -68,30 +62,6 @@ class Counters:
     queue_full_waits: int = 0
     driver_restarts: int = 0
     readings_lost: int = 0  # the outbox could not take them (disk full)
-
-
-def make_driver(dcfg: DriverConfig, registry: Registry, clock: Clock, start_ns: int) -> Driver:
-    """config `type` -> driver package (sim <-> drivers/sim/, modbus_rtu <-> drivers/modbus/,
-    uart <-> drivers/uart/). Raises ConfigError for a bad profile or binding; opens nothing."""
-    bindings = registry.bindings(dcfg.id)
-    if isinstance(dcfg, ModbusRtuDriverConfig):
-        return ModbusRtuDriver(dcfg, bindings, clock=clock)
-    if isinstance(dcfg, UartDriverConfig):
-        return UartDriver(dcfg, bindings, clock=clock)
-    if isinstance(dcfg, MqttDriverConfig):
-        return MqttDriver(dcfg, bindings, clock=clock)
-    sensors = [(b.index, b.channel or b.device) for b in bindings]
-    return SimDriver(
-        dcfg.id, sensors, clock=clock, start_ns=start_ns, seed=dcfg.seed, period_s=dcfg.period_s
-    )
-
-
-def check_drivers(cfg: HazgwConfig) -> None:
-    """Build every driver once without opening anything: a bad profile or binding stops
-    start-up (and `hazgw config check`) with a ConfigError instead of a crash loop later."""
-    registry = Registry.from_config(cfg)
-    for dcfg in cfg.drivers:
-        make_driver(dcfg, registry, SystemClock(), 0)
 
 
 def make_sink(cfg: HazgwConfig) -> Sink | None:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import YAMLError
 
 from alerting.notify.config import NotifyConfig, apprise_url_problems
 from alerting.roster import RESPONSIBLE, Override, Roster, Shift, parse_days, parse_time
@@ -27,7 +27,7 @@ from gateway.api.config import ApiConfig
 from gateway.commands.config import CommandsConfig, commands_problems
 from gateway.errors import ConfigError, ConfigIssue
 from gateway.model import SensorClass
-from gateway.yamldoc import line_of, plain
+from gateway.yamldoc import DocumentTooLargeError, line_of, plain
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 # Ledger numbers read prefix-year-site-gateway-n: a gateway id without '-' keeps them unambiguous.
@@ -504,14 +504,17 @@ def parse_config(text: str, file: str) -> HazgwConfig:
     """Parse YAML text; raise ConfigError naming file, key, line and reason."""
     try:
         root = YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark
+    except YAMLError as exc:  # marked (syntax) or not (a control character the reader refuses)
+        mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise ConfigError([ConfigIssue(file, "", line, f"not valid YAML: {exc.problem}")]) from exc
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError([ConfigIssue(file, "", line, f"not valid YAML: {problem}")]) from exc
     if not isinstance(root, CommentedMap):
         raise ConfigError([ConfigIssue(file, "", 1, "the file must be a YAML mapping")])
     try:
         return HazgwConfig.model_validate(plain(root))
+    except DocumentTooLargeError as exc:
+        raise ConfigError([ConfigIssue(file, "", None, str(exc))]) from exc
     except ValidationError as exc:
         issues = list(dict.fromkeys(_issues_from(exc, file, root)))  # unions repeat errors
         raise ConfigError(issues) from exc

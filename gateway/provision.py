@@ -24,8 +24,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.tokens import CommentToken
 
-from gateway.app import check_drivers
 from gateway.config import HazgwConfig, load_config
+from gateway.driver_factory import check_drivers
 from gateway.errors import ConfigError, ConfigIssue
 
 PID_FILE_NAME = "hazgw.pid"  # in state_dir, written by the daemon at start (see the report)

@@ -8,14 +8,34 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+MAX_NODES = 200_000  # far beyond any real config; an alias bomb expands to billions
 
-def plain(node: Any) -> Any:
-    """ruamel's commented containers to plain dicts and lists (pydantic wants plain data)."""
-    if isinstance(node, CommentedMap):
-        return {str(k): plain(v) for k, v in node.items()}
-    if isinstance(node, CommentedSeq):
-        return [plain(v) for v in node]
-    return node
+
+class DocumentTooLargeError(ValueError):
+    """The document expands to more nodes than any config has (aliases nested on aliases)."""
+
+
+def plain(node: Any, limit: int = MAX_NODES) -> Any:
+    """ruamel's commented containers to plain dicts and lists (pydantic wants plain data).
+
+    Aliases are expanded, so the node count is bounded: a few hundred bytes of nested aliases
+    ("billion laughs") must be refused, not expanded until memory runs out.
+    """
+    budget = [limit]
+
+    def walk(n: Any) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise DocumentTooLargeError(
+                f"the document expands to more than {limit} values (nested aliases?)"
+            )
+        if isinstance(n, CommentedMap):
+            return {str(k): walk(v) for k, v in n.items()}
+        if isinstance(n, CommentedSeq):
+            return [walk(v) for v in n]
+        return n
+
+    return walk(node)
 
 
 def line_of(root: Any, path: tuple[int | str, ...]) -> int | None:

@@ -18,7 +18,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from gateway.errors import ConfigError, ConfigIssue
-from gateway.yamldoc import line_of, plain
+from gateway.yamldoc import DocumentTooLargeError, line_of, plain
 
 # A checkout (or an editable install) reads config/profiles; a wheel carries a copy of it inside
 # the package (pyproject.toml force-include), so an installed gateway finds its profiles too.
@@ -115,6 +115,8 @@ def parse_profile(text: str, file: str) -> Profile:
         raise ConfigError([ConfigIssue(file, "", 1, "a profile must be a YAML mapping")])
     try:
         return Profile.model_validate(plain(root))
+    except DocumentTooLargeError as exc:
+        raise ConfigError([ConfigIssue(file, "", None, str(exc))]) from exc
     except ValidationError as exc:
         raise ConfigError(_issues(exc, file, root)) from exc
 

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from gateway.app import check_drivers
 from gateway.cli.common import config_error
 from gateway.config import load_config
+from gateway.driver_factory import check_drivers
 from gateway.errors import ConfigError
 
 app = typer.Typer(help="Check configuration files.", no_args_is_help=True)

@@ -28,10 +28,10 @@ from drivers.modbus.rtu import (
     wire_seconds,
 )
 from drivers.serial_link import SerialLink
-from gateway.app import make_driver
 from gateway.cli.common import fail
 from gateway.clock import SystemClock
 from gateway.config import DeviceConfig, HazgwConfig
+from gateway.driver_factory import make_driver
 from gateway.errors import ConfigError, DriverError
 from gateway.model import Quality
 from gateway.registry import Registry

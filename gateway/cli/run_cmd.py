@@ -10,10 +10,11 @@ from typing import Annotated
 
 import typer
 
-from gateway.app import Gateway, check_drivers
+from gateway.app import Gateway
 from gateway.cli.common import DEFAULT_CONFIG, config_error
 from gateway.clock import SystemClock
 from gateway.config import load_config
+from gateway.driver_factory import check_drivers
 from gateway.errors import ConfigError
 from gateway.sdnotify import SystemdNotifier
 
