@@ -13,10 +13,12 @@ from drivers.modbus.driver import ModbusRtuDriver
 from drivers.mqtt.config import MqttDriverConfig
 from drivers.mqtt.driver import MqttDriver
 from drivers.sim.driver import SimDriver
+from drivers.sim.scenario import CHANNELS
 from drivers.uart.config import UartDriverConfig
 from drivers.uart.driver import UartDriver
 from gateway.clock import Clock, SystemClock
 from gateway.config import DriverConfig, HazgwConfig
+from gateway.errors import ConfigError, ConfigIssue
 from gateway.registry import Registry
 
 
@@ -31,6 +33,14 @@ def make_driver(dcfg: DriverConfig, registry: Registry, clock: Clock, start_ns: 
     if isinstance(dcfg, MqttDriverConfig):
         return MqttDriver(dcfg, bindings, clock=clock)
     sensors = [(b.index, b.channel or b.device) for b in bindings]
+    unknown = [(b.device, ch) for b, (_, ch) in zip(bindings, sensors, strict=True)
+               if ch not in CHANNELS]  # fmt: skip
+    if unknown:  # a config error, never a crash of `config check` or of start-up
+        raise ConfigError([
+            ConfigIssue("config", f"devices[{dev}].channel", None,
+                        f"{ch!r} is no sim channel; known: {', '.join(sorted(CHANNELS))}")
+            for dev, ch in unknown
+        ])  # fmt: skip
     return SimDriver(
         dcfg.id, sensors, clock=clock, start_ns=start_ns, seed=dcfg.seed, period_s=dcfg.period_s
     )
