@@ -229,6 +229,20 @@ class AlarmBook:
         # One moment, one transition: e.g. normal -> test_active, not normal -> test -> ...
         return [Transition(key, last.event, before, alarm.state, value, ts_ns)]
 
+    def restore(
+        self, key: AlarmKey, state: AlarmState, *, latching: bool, hazard: str, since_ns: int
+    ) -> Alarm:
+        """Put back an alarm a restart found standing in the ledger, in its base state (an
+        annunciated one: overlays are not kept across a restart). Its condition counts as
+        present when the state says so (unacknowledged or acknowledged)."""
+        if state not in ANNUNCIATED:
+            raise ValueError(f"only an annunciated state stands after a restart, not {state}")
+        active = state in (AlarmState.UNACKED, AlarmState.ACKED)
+        alarm = Alarm(key, latching, state, state, active, since_ns=since_ns, hazard=hazard)
+        alarm.active_since_ns = since_ns if active else None
+        self._alarms[key] = alarm
+        return alarm
+
     def shelve(
         self, key: AlarmKey, *, latching: bool, by: str, reason: str, now_ns: int, until_ns: int
     ) -> Alarm:

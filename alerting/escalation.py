@@ -201,3 +201,45 @@ def _upcoming(
 
 def _ns(seconds: float) -> int:
     return round(seconds * NS_PER_S)
+
+
+class RealTime:
+    """Escalation delays in real time when the wall clock steps back.
+
+    Timers come from the wall timestamps in the ledger, so a clock stepped back an hour (NTP, a
+    GPS fix, `date -s`) would hold the next level back an hour while people wait in real time.
+    For a ladder whose last mark (its round's start or latest step) was made by this process, the
+    time since that mark is the larger of the wall and the monotonic time elapsed: a forward step
+    still releases what it skipped (early rather than late), a backward one holds nothing back.
+    After a restart only the wall clock is known (the monotonic clock of another process, or of
+    another boot, cannot be compared).
+    """
+
+    def __init__(self) -> None:
+        self._marks: dict[str, tuple[int, int]] = {}  # hazard -> (wall ns of its mark, mono ns)
+
+    def now_for(self, hazard: Hazard, wall_ns: int, mono_ns: int | None) -> int:
+        """The time to schedule `hazard`'s ladder against."""
+        last = last_mark_ns(hazard.escalation)
+        mark = self._marks.get(hazard.number)
+        if mono_ns is None:
+            return wall_ns
+        if mark is None or mark[0] != last:
+            if last == wall_ns:  # the round starts in this step: its mark is now
+                self._marks[hazard.number] = (wall_ns, mono_ns)
+            return wall_ns
+        return max(wall_ns, last + mono_ns - mark[1])
+
+    def mark(self, number: str, wall_ns: int, mono_ns: int | None) -> None:
+        """A step of `number` was recorded at `wall_ns`."""
+        if mono_ns is not None:
+            self._marks[number] = (wall_ns, mono_ns)
+
+    def forget(self, number: str) -> None:
+        self._marks.pop(number, None)
+
+
+def last_mark_ns(ladder: EscalationState) -> int:
+    """When the ladder's current round last moved: its latest step, else its start."""
+    done = [s.ts_ns for s in ladder.steps if s.round == ladder.round]
+    return done[-1] if done else ladder.started_ns

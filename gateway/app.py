@@ -359,9 +359,10 @@ class Gateway:
         while not self._queue.empty():
             batches.append(self._queue.get_nowait())
         engine, now = self._engine(), self.clock.wall_ns()
+        mono = round(self.clock.monotonic() * 1e9)
         statuses = {name: d.status for name, d in self._drivers.items()}
         result = await self.run_db(
-            lambda: self._store(engine.step(batches, now, statuses), batches, now)
+            lambda: self._store(engine.step(batches, now, statuses, mono), batches, now)
         )
         self.counters.steps += 1
         self.counters.readings += sum(len(b) for b in batches)

@@ -107,9 +107,12 @@ def is_commissioning(h: Hazard) -> bool:
 class CommissionEngine(Engine):
     """The daemon's engine, escalating only commissioning drills (never a real entry twice)."""
 
-    def _escalate(self, now_ns: int, out: StepResult) -> None:
+    def _restore(self, now_ns: int) -> None:
+        return  # the daemon's standing alarms stay the daemon's: this engine only tests
+
+    def _escalate(self, now_ns: int, out: StepResult, mono_ns: int | None = None) -> None:
         self._escalating = {n for n in self._escalating if is_commissioning(self.ledger.hazard(n))}
-        super()._escalate(now_ns, out)
+        super()._escalate(now_ns, out, mono_ns)
 
     def _escalate_deadlines(self, now_ns: int, out: StepResult) -> None:
         return  # overdue rectifications are the daemon's

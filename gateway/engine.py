@@ -12,8 +12,8 @@ zone alarms (a dead bus, a fire confirmed by smoke and heat) sit above the devic
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -25,9 +25,11 @@ from alerting.escalation import (
     EscalationPolicy,
     PolicyBook,
     PolicyRule,
+    RealTime,
     deadline_due_steps,
     due_steps,
 )
+from alerting.flood import Flood, FloodWatch
 from alerting.health import AlarmHealth, AlarmKpi, HealthLimits
 from alerting.ledger import Grade, Hazard, Kind, Ledger, LedgerEvent
 from alerting.notify import Notification
@@ -45,6 +47,7 @@ from alerting.rules import (
     meaning,
     title,
 )
+from alerting.standing import standing_alarms
 from alerting.topology import Link, LinkState, Topology
 from alerting.vocabulary import iso_utc
 from drivers.base import DriverStatus
@@ -55,6 +58,8 @@ from gateway.registry import Registry, Sensor
 
 log = logging.getLogger(__name__)
 NS = 1_000_000_000
+HOLD_MARGIN_S = 5.0  # a few ticks beyond what the detector needs to see a condition again
+MAX_HOLD_S = 3600.0  # a restored alarm not seen again within an hour is let go
 COLUMN = {c: i for i, c in enumerate(CONDITIONS)}
 TESTABLE = np.array([c not in LINK for c in CONDITIONS])  # a test does not touch the link
 S = AlarmState
@@ -149,6 +154,8 @@ class Engine:
         self._owner = {z.id: z.owner for z in cfg.zones}  # the default responsible person
         self.alarms = AlarmBook()
         self.health = AlarmHealth(HealthLimits(**cfg.detection.health.model_dump()))
+        limits = self.health.limits
+        self.floods = FloodWatch(limits.flood_count, limits.window_s)
         self.conditions: Conditions | None = None
         self._peaks: dict[AlarmKey, float] = {}
         self._bus_down: dict[str, bool] = {}
@@ -159,6 +166,9 @@ class Engine:
         self._last_seq = max((e.seq for e in ledger.events()), default=0)
         # A restart resumes escalation from the ledger.
         self._escalating = {h.number for h in ledger.hazards() if h.escalating}
+        self._real_time = RealTime()
+        self._held: dict[AlarmKey, int] = {}  # restored alarm -> until when it is held active
+        self._restore(start_ns)
 
     def _install(self, registry: Registry, now_ns: int, *, origin_ns: int) -> None:
         presets, problems = effective_presets(self.cfg, registry)
@@ -183,6 +193,71 @@ class Engine:
         self._is_temp = np.array([x.sensor_class is SensorClass.TEMPERATURE for x in s], bool)
         self._confirmed = np.zeros(len(self.topology.zone_ids), bool)
 
+    def _restore(self, now_ns: int) -> None:
+        """Put back the alarms standing in the ledger. The detector starts blind (on-delays,
+        stale timers, rate windows start over), so a restored alarm whose condition held is kept
+        present until the detector has had time to see it again (`_hold_s`): only then does a
+        clear count, and a condition that still holds is never recorded a second time."""
+        for st in standing_alarms(self.ledger.hazards()):
+            key, found = st.key, self._restored_cell(st.key)
+            if found is None:
+                log.info("standing alarm %s not restored: no such alarm on this gateway", key)
+                continue
+            latching, hold_s, mark = found
+            alarm = self.alarms.restore(
+                key, st.state, latching=latching, hazard=st.hazard, since_ns=now_ns
+            )
+            if alarm.active:
+                mark()
+                self._held[key] = now_ns + int(hold_s * NS)
+
+    def _restored_cell(self, key: AlarmKey) -> tuple[bool, float, Callable[[], None]] | None:
+        """(latching, hold, how to mark it present) for a restored alarm; None if unknown."""
+        cond = _condition(key.condition)
+        kind, _, name = key.device.partition(":")
+        latching = meaning(SensorClass.SMOKE, cond).latching if cond else False
+        fault_s = self.cfg.detection.bus_fault_after_s
+        if cond is Condition.BUS_DOWN and kind == "bus" and name in self.topology.buses:
+            return latching, fault_s + HOLD_MARGIN_S, lambda: self._bus_down.update({name: True})
+        zones = self.topology.zone_ids
+        if cond is Condition.CORROBORATED and kind == "zone" and name in zones:
+            z = zones.index(name)
+            return latching, self._zone_hold_s(name), lambda: self._confirmed.__setitem__(z, True)
+        sensor = self.registry.by_device.get(key.device)
+        if sensor is None or cond not in COLUMN:
+            return None
+        assert cond is not None
+        latching = meaning(sensor.sensor_class, cond).latching
+        cell = (sensor.index, COLUMN[cond])
+        return latching, self._hold_s(sensor, cond), lambda: self.active.__setitem__(cell, True)
+
+    def _hold_s(self, sensor: Sensor, cond: Condition) -> float:
+        """How long the detector needs to see a condition again after a restart: a reading
+        (within the stale time) plus the condition's own time."""
+        p, d = self.presets[sensor.index], self.cfg.detection
+        own = {
+            Condition.RATE_OF_RISE: d.rate_window_s, Condition.STUCK: p.stuck_after_s,
+            Condition.WARM_UP: p.warmup_max_s, Condition.COMM_LOSS: d.bus_fault_after_s,
+            Condition.CO_DOSE: max((m * 60 for _, m in p.co_dose), default=0.0),
+        }.get(cond, p.on_delay_s)  # fmt: skip
+        hold = p.stale_after_s + own + HOLD_MARGIN_S
+        return min(hold, MAX_HOLD_S) if np.isfinite(hold) else MAX_HOLD_S
+
+    def _zone_hold_s(self, zone: str) -> float:
+        heads = [s for s in self.registry.sensors if s.zone == zone]
+        return max((self._hold_s(s, Condition.LEVEL1) for s in heads), default=HOLD_MARGIN_S)
+
+    def _holding(self, key: AlarmKey, present: bool, now_ns: int) -> bool:
+        """True while a restored alarm is held present though its condition is not (yet) seen;
+        the hold ends when the condition is seen or its time is up."""
+        until = self._held.get(key)
+        if until is None:
+            return False
+        if present or now_ns >= until:
+            del self._held[key]
+            return False
+        return True
+
     # --- the step -------------------------------------------------------------------------
 
     def step(
@@ -190,9 +265,11 @@ class Engine:
         batches: Sequence[ReadingBatch],
         now_ns: int,
         statuses: Mapping[str, DriverStatus] | None = None,
+        mono_ns: int | None = None,
     ) -> StepResult:
         """One tick. `statuses` maps driver id to what the driver knows of its bus (comm-loss
-        faults, and suppressing the children of a failed bus)."""
+        faults, and suppressing the children of a failed bus); `mono_ns`, the monotonic clock,
+        keeps escalation delays in real time when the wall clock steps back."""
         out = StepResult()
         self._apply_people(self.ledger.refresh(), now_ns, out)
         self._expire_shelves(now_ns, out)
@@ -206,7 +283,8 @@ class Engine:
         self._sync_sensors(c, links, now_ns, out)
         self._corroborate(c, now_ns, out)
         self._track_peaks()
-        self._escalate(now_ns, out)
+        self._watch_floods(now_ns, out)
+        self._escalate(now_ns, out, mono_ns)
         self._escalate_deadlines(now_ns, out)
         out.ledger_events += self._new_ledger_events()
         self.health.observe(tr for tr, _ in out.transitions)
@@ -216,6 +294,12 @@ class Engine:
     def _sync_sensors(self, c: Conditions, links: LinkState, now_ns: int, out: StepResult) -> None:
         """Walk only the cells whose condition, suppression or test state changed."""
         active = np.column_stack([c.active, links.comm_loss])
+        for key in list(self._held):
+            sensor = self.registry.by_device.get(key.device)
+            cond = _condition(key.condition)
+            if sensor is not None and cond in COLUMN:
+                cell = (sensor.index, COLUMN[cond])
+                active[cell] |= self._holding(key, bool(active[cell]), now_ns)
         suppressed = np.zeros_like(active)
         suppressed[:, COLUMN[Condition.STALE]] = links.suppressed | links.comm_loss
         suppressed[:, COLUMN[Condition.COMM_LOSS]] = links.suppressed
@@ -294,7 +378,8 @@ class Engine:
 
     def _sync_buses(self, links: LinkState, now_ns: int, out: StepResult) -> None:
         """One fault per dead bus, however many devices hang on it."""
-        for bus, down in links.down.items():
+        for bus, seen in links.down.items():
+            down = seen or self._holding(AlarmKey(f"bus:{bus}", "bus_down"), seen, now_ns)
             if self._bus_down.get(bus, False) != down:
                 self._bus_down[bus] = down
                 n = self.topology.bus_size(bus)
@@ -318,6 +403,8 @@ class Engine:
         heat = c.column(Condition.RATE_OF_RISE) | c.column(Condition.LEVEL1) | rise
         both = self.topology.zones_with(smoke)
         both &= self.topology.zones_with(self._is_temp & ~c.testing & heat)
+        for z, zone in enumerate(self.topology.zone_ids):
+            both[z] |= self._holding(AlarmKey(f"zone:{zone}", "corroborated"), both[z], now_ns)
         m = meaning(SensorClass.SMOKE, Condition.CORROBORATED)
         start = min(self._start(m) + rule.start_level_bump, len(self.policy.levels) - 1)
         for z in np.flatnonzero(both != self._confirmed).tolist():
@@ -356,6 +443,33 @@ class Engine:
             v = None if sensor is None else self._value(sensor)
             if v is not None and (v < peak if key.condition in LOW_SIDE else v > peak):
                 self._peaks[key] = v
+
+    def _watch_floods(self, now_ns: int, out: StepResult) -> None:
+        """New alarms counted per zone; a zone's flood leaves one record when it starts and
+        one when it is over."""
+        for tr, number in out.transitions:
+            zone = self._zone_of(tr.key)
+            if tr.after is not S.UNACKED or tr.is_test or zone is None:
+                continue
+            flood = self.floods.observe(zone, tr.ts_ns, number)
+            if flood is not None:
+                log.warning("alarm flood in zone %s: its notifications are grouped", zone)
+                self._record_flood(flood, now_ns, ended=False)
+        for flood in self.floods.ended(now_ns):
+            self._record_flood(flood, now_ns, ended=True)
+
+    def _record_flood(self, flood: Flood, now_ns: int, *, ended: bool) -> None:
+        w = self.floods
+        actor = f"gateway:{self.ident.gateway}/alarm-health"
+        self.ledger.record_flood(
+            flood, limit=w.limit, window_s=w.window_s, actor=actor, ts_ns=now_ns, ended=ended
+        )
+
+    def _zone_of(self, key: AlarmKey) -> str | None:
+        if key.device.startswith("zone:"):
+            return key.device.removeprefix("zone:")
+        sensor = self.registry.by_device.get(key.device)
+        return None if sensor is None else sensor.zone
 
     # --- the ledger side ------------------------------------------------------------------
 
@@ -396,14 +510,17 @@ class Engine:
                 _notification(hazard, -1, "everyone notified so far", told, 0, now_ns, why, round_)
             )
 
-    def _escalate(self, now_ns: int, out: StepResult) -> None:
+    def _escalate(self, now_ns: int, out: StepResult, mono_ns: int | None = None) -> None:
         for number in sorted(self._escalating):
             hazard = self.ledger.hazard(number)
             if not hazard.escalating:
                 self._escalating.discard(number)
+                self._real_time.forget(number)
                 continue
             policy = self.book.policy_for(hazard)
-            for step in due_steps(hazard, policy, now_ns, resolve=self.roster.resolve):
+            at = self._real_time.now_for(hazard, now_ns, mono_ns)
+            for due in due_steps(hazard, policy, at, resolve=self.roster.resolve):
+                step = replace(due, ts_ns=now_ns)  # the ledger keeps the wall clock's time
                 try:
                     self.ledger.record_escalation(
                         number, step, actor=f"gateway:{self.ident.gateway}"
@@ -412,6 +529,7 @@ class Engine:
                     # Acknowledged or closed from the CLI meanwhile: the refusal is the answer.
                     log.info("escalation of %s not recorded: %s", number, exc)
                     break
+                self._real_time.mark(number, now_ns, mono_ns)
                 out.notifications.append(
                     _notification(
                         hazard, step.level, step.name, step.recipients, step.repeat, now_ns,
@@ -582,6 +700,13 @@ class Engine:
             for name in ("active", "suppressed", "test_cols"):
                 getattr(self, name)[new] = old[name][was]
             self.testing[new] = testing[was]
+
+
+def _condition(name: str) -> Condition | None:
+    try:
+        return Condition(name)
+    except ValueError:
+        return None
 
 
 def _links(statuses: Mapping[str, DriverStatus]) -> dict[str, Link]:
