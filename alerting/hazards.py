@@ -368,8 +368,14 @@ def _move(hazard: Hazard, p: Json) -> None:
         hazard.status = Status(to)
 
 
+def _audit_only(state: Projection, event: LedgerEvent) -> None:
+    """Events about the alarm system rather than one entry (an alarm flood): the trail only."""
+
+
 _HANDLERS: dict[EventType, Callable[[Projection, LedgerEvent], None]] = {
     EventType.REGISTERED: _on_registered,
+    EventType.ALARM_FLOOD: _audit_only,
+    EventType.ALARM_FLOOD_ENDED: _audit_only,
     EventType.OCCURRENCE: _on_occurrence,
     EventType.ALARM_TRANSITION: _on_alarm_transition,
     EventType.ESCALATION: _on_escalation,

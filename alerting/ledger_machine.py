@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from alerting.flood import Flood
 from alerting.hazards import Projection
 from alerting.records import Draft, EscalationState, EscalationStep, Hazard, LedgerEvent
 from alerting.vocabulary import ANONYMOUS, EventType, Grade, Json, Kind, Source, iso_utc
@@ -177,6 +178,26 @@ class MachineRecords(LedgerCore):
             return Draft(ts_ns, actor, EventType.ALARM_TRANSITION, number, payload, reason)
 
         return self._append(decide)
+
+    def record_flood(
+        self, flood: Flood, *, limit: int, window_s: float, actor: str, ts_ns: int,
+        ended: bool = False,
+    ) -> LedgerEvent:  # fmt: skip
+        """A zone's alarm flood: when it starts (its notifications are grouped from then on) and,
+        with `ended`, when it is over, with the alarms and entries it counted."""
+        payload: Json = {"zone": flood.zone, "alarms": flood.alarms, "limit": limit}
+        payload.update(window_s=window_s, started_at=iso_utc(flood.started_ns))
+        payload["hazards"] = list(flood.hazards)
+        if ended:
+            kind = EventType.ALARM_FLOOD_ENDED
+            reason = f"alarm flood in zone {flood.zone} over: {flood.alarms} alarm(s) on "
+            reason += f"{len(flood.hazards)} entr{'y' if len(flood.hazards) == 1 else 'ies'}"
+        else:
+            kind = EventType.ALARM_FLOOD
+            reason = f"alarm flood in zone {flood.zone}: {flood.alarms} new alarms within "
+            reason += f"{window_s:g} s (limit {limit}); its notifications are grouped, not sent "
+            reason += "one by one"
+        return self._append(lambda _state: Draft(ts_ns, actor, kind, None, payload, reason))
 
     def record_escalation(self, number: str, step: EscalationStep, *, actor: str) -> LedgerEvent:
         """Record that `step` is being notified; refused once acknowledged, closed or recorded."""

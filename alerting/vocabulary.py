@@ -148,6 +148,8 @@ class EventType(StrEnum):
     DELIVERY = "delivery"  # one attempt of one channel to carry one notification
     DRILL_STARTED = "drill_started"
     DRILL_ACKNOWLEDGED = "drill_acknowledged"
+    ALARM_FLOOD = "alarm_flood"  # a zone floods: its notifications are grouped from now on
+    ALARM_FLOOD_ENDED = "alarm_flood_ended"
 
 
 def iso_utc(ts_ns: int) -> str:
