@@ -218,17 +218,17 @@ class RealTime:
     def __init__(self) -> None:
         self._marks: dict[str, tuple[int, int]] = {}  # hazard -> (wall ns of its mark, mono ns)
 
-    def now_for(self, hazard: Hazard, wall_ns: int, mono_ns: int | None) -> int:
-        """The time to schedule `hazard`'s ladder against."""
-        last = last_mark_ns(hazard.escalation)
-        mark = self._marks.get(hazard.number)
+    def now_for(self, number: str, last_ns: int, wall_ns: int, mono_ns: int | None) -> int:
+        """The time to schedule `number`'s ladder against; `last_ns` is its last mark in the
+        ledger (`last_mark_ns`)."""
         if mono_ns is None:
             return wall_ns
-        if mark is None or mark[0] != last:
-            if last == wall_ns:  # the round starts in this step: its mark is now
-                self._marks[hazard.number] = (wall_ns, mono_ns)
+        mark = self._marks.get(number)
+        if mark is None or mark[0] != last_ns:
+            if last_ns == wall_ns:  # the round starts in this step: its mark is now
+                self._marks[number] = (wall_ns, mono_ns)
             return wall_ns
-        return max(wall_ns, last + mono_ns - mark[1])
+        return max(wall_ns, last_ns + mono_ns - mark[1])
 
     def mark(self, number: str, wall_ns: int, mono_ns: int | None) -> None:
         """A step of `number` was recorded at `wall_ns`."""

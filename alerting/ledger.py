@@ -176,6 +176,15 @@ class Ledger(PeopleActions, MachineRecords):
                 h.snapshot() for h in self._state.hazards.values() if h.status is not Status.CLOSED
             ]
 
+    def unacknowledged_zones(self) -> set[str]:
+        """Zones with an open entry nobody has acknowledged (read in place: every tick asks)."""
+        with self._lock:
+            return {
+                h.zone
+                for h in self._state.hazards.values()
+                if h.zone and h.acknowledged_at_ns is None and h.status is not Status.CLOSED
+            }
+
     def open_hazard(self, dedup_key: str) -> Hazard | None:
         with self._lock:
             number = self._state.open_by_key.get(dedup_key)

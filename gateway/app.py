@@ -88,7 +88,7 @@ def _zones_needing_attention(ledger: Ledger | None) -> set[str]:
     """Zones with an open hazard nobody has acknowledged: their sirens stay on."""
     if ledger is None:
         return set()
-    return {h.zone for h in ledger.open_hazards() if h.zone and h.acknowledged_at_ns is None}
+    return ledger.unacknowledged_zones()
 
 
 class Gateway:
@@ -330,10 +330,13 @@ class Gateway:
 
     async def _engine_loop(self) -> None:
         tick = self.cfg.detection.tick_s
-        last_health = self.clock.monotonic()
+        last_health = next_at = self.clock.monotonic()
         last_day = None
         while not self.stopping.is_set():
-            await sleep_unless(self.clock, self.stopping, tick)
+            # Ticks on a fixed beat, not a pause after each one: a reading waits at most one
+            # tick for its step. After an overrun the beat restarts from now (no burst).
+            next_at = max(next_at + tick, self.clock.monotonic())
+            await sleep_unless(self.clock, self.stopping, next_at - self.clock.monotonic())
             if self._reload:
                 await self._do_reload()
             await self._tick()

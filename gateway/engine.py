@@ -28,6 +28,8 @@ from alerting.escalation import (
     RealTime,
     deadline_due_steps,
     due_steps,
+    last_mark_ns,
+    next_due_ns,
 )
 from alerting.flood import Flood, FloodWatch
 from alerting.health import AlarmHealth, AlarmKpi, HealthLimits
@@ -167,6 +169,7 @@ class Engine:
         # A restart resumes escalation from the ledger.
         self._escalating = {h.number for h in ledger.hazards() if h.escalating}
         self._real_time = RealTime()
+        self._due: dict[str, tuple[int | None, int]] = {}  # hazard -> (next due, last mark)
         self._held: dict[AlarmKey, int] = {}  # restored alarm -> until when it is held active
         self._restore(start_ns)
 
@@ -491,6 +494,7 @@ class Engine:
             start_level=self._start(m) if e.start is None else e.start, basis=e.basis,
             responsible=self._owner.get(e.zone) if e.zone else None,
         )  # fmt: skip
+        self._due.pop(hazard.number, None)  # a raised level starts a new round, due now
         if hazard.escalating:
             self._escalating.add(hazard.number)
         if not created and before is not None and hazard.level > before.level:
@@ -511,31 +515,58 @@ class Engine:
             )
 
     def _escalate(self, now_ns: int, out: StepResult, mono_ns: int | None = None) -> None:
+        """Record and notify every step due. A ladder's next due time is kept between ticks (the
+        ledger is read only when something is due or the entry changed), so a tick costs the
+        same with one escalating entry or hundreds."""
         for number in sorted(self._escalating):
+            cached = self._due.get(number)
+            if cached is not None:
+                due, last = cached
+                at = self._real_time.now_for(number, last, now_ns, mono_ns)
+                if due is None or at < due:
+                    continue
             hazard = self.ledger.hazard(number)
             if not hazard.escalating:
-                self._escalating.discard(number)
-                self._real_time.forget(number)
+                self._stop_escalating(number)
                 continue
             policy = self.book.policy_for(hazard)
-            at = self._real_time.now_for(hazard, now_ns, mono_ns)
-            for due in due_steps(hazard, policy, at, resolve=self.roster.resolve):
-                step = replace(due, ts_ns=now_ns)  # the ledger keeps the wall clock's time
-                try:
-                    self.ledger.record_escalation(
-                        number, step, actor=f"gateway:{self.ident.gateway}"
-                    )
-                except LedgerError as exc:
-                    # Acknowledged or closed from the CLI meanwhile: the refusal is the answer.
-                    log.info("escalation of %s not recorded: %s", number, exc)
-                    break
-                self._real_time.mark(number, now_ns, mono_ns)
-                out.notifications.append(
-                    _notification(
-                        hazard, step.level, step.name, step.recipients, step.repeat, now_ns,
-                        _alarm_reason(hazard), step.round,
-                    )
-                )  # fmt: skip
+            last = last_mark_ns(hazard.escalation)
+            at = self._real_time.now_for(number, last, now_ns, mono_ns)
+            sent = self._send_due(hazard, policy, at, now_ns, mono_ns, out)
+            if sent:
+                hazard = self.ledger.hazard(number)
+            self._due[number] = (next_due_ns(hazard, policy), last_mark_ns(hazard.escalation))
+
+    def _send_due(  # noqa: PLR0917 - one ladder's step: its entry, policy and clocks
+        self, hazard: Hazard, policy: EscalationPolicy, at: int, now_ns: int,
+        mono_ns: int | None, out: StepResult,
+    ) -> int:  # fmt: skip
+        """Record and notify the steps of one ladder due at `at`; how many were sent."""
+        sent = 0
+        for due in due_steps(hazard, policy, at, resolve=self.roster.resolve):
+            step = replace(due, ts_ns=now_ns)  # the ledger keeps the wall clock's time
+            try:
+                self.ledger.record_escalation(
+                    hazard.number, step, actor=f"gateway:{self.ident.gateway}"
+                )
+            except LedgerError as exc:
+                # Acknowledged or closed from the CLI meanwhile: the refusal is the answer.
+                log.info("escalation of %s not recorded: %s", hazard.number, exc)
+                break
+            sent += 1
+            self._real_time.mark(hazard.number, now_ns, mono_ns)
+            out.notifications.append(
+                _notification(
+                    hazard, step.level, step.name, step.recipients, step.repeat, now_ns,
+                    _alarm_reason(hazard), step.round,
+                )
+            )  # fmt: skip
+        return sent
+
+    def _stop_escalating(self, number: str) -> None:
+        self._escalating.discard(number)
+        self._due.pop(number, None)
+        self._real_time.forget(number)
 
     def _escalate_deadlines(self, now_ns: int, out: StepResult) -> None:
         """Overdue rectifications go up their own ladder, once per level; each step marks the
@@ -590,6 +621,7 @@ class Engine:
         for e in events:
             if e.number is None:
                 continue
+            self._due.pop(e.number, None)  # its ladder may have moved: read it again
             if e.type in ("registered", "drill_started"):  # findings, reports, drills (CLI)
                 if self.ledger.hazard(e.number).escalating:
                     self._escalating.add(e.number)
@@ -602,7 +634,7 @@ class Engine:
                 if tr is not None:
                     self._record(tr, e.number, e.actor, out)
             if not self.ledger.hazard(e.number).escalating:
-                self._escalating.discard(e.number)
+                self._stop_escalating(e.number)
 
     def shelve(
         self, device: str, condition: str, *, by: str, reason: str, duration_s: float,
