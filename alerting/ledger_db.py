@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from alerting.records import LedgerEvent
-from gateway.errors import LedgerError
+from gateway.errors import LedgerError, LedgerStorageError
 
 BUSY_TIMEOUT_S = 5.0  # the other process holds the write lock for milliseconds only
 COLUMNS = "seq, ts_ns, actor, type, number, payload, reason, prev_hash, hash"
@@ -218,6 +218,8 @@ def translate(action: str) -> Iterator[None]:
     """sqlite3 errors never leave the ledger modules."""
     try:
         yield
+    except sqlite3.OperationalError as exc:  # disk full, I/O error, locked: may pass
+        raise LedgerStorageError(f"ledger {action} failed: {exc}") from exc
     except sqlite3.Error as exc:
         raise LedgerError(f"ledger {action} failed: {exc}") from exc
     except UnicodeDecodeError as exc:  # a byte changed inside a stored text value

@@ -29,7 +29,7 @@ from gateway.clock import Clock, sleep_unless
 from gateway.config import DriverConfig, HazgwConfig, load_config
 from gateway.driver_factory import make_driver
 from gateway.engine import Engine, StepResult
-from gateway.errors import ConfigError, DriverError
+from gateway.errors import ConfigError, DriverError, LedgerStorageError
 from gateway.forwarder import Forwarder
 from gateway.influx import InfluxV1Sink, Sink
 from gateway.model import Identity, ReadingBatch
@@ -353,7 +353,13 @@ class Gateway:
         ledger, now = self.ledger, self.clock.wall_ns()
         actor = f"gateway:{self.ident.gateway}/maintenance"
         assert ledger is not None
-        made = await self.run_db(lambda: maintenance.check_site(ledger, self.cfg, now, actor=actor))
+        try:
+            made = await self.run_db(
+                lambda: maintenance.check_site(ledger, self.cfg, now, actor=actor)
+            )
+        except LedgerStorageError as exc:  # the ledger's disk is full: tomorrow's check retries
+            log.error("maintenance check not recorded: %s", exc)
+            return
         for h in made:
             log.warning("overdue: %s (%s)", h.title, h.number)
 
@@ -465,6 +471,7 @@ class Gateway:
                 "queue_depth": self._queue.qsize(), "queue_full_waits": c.queue_full_waits,
                 "driver_restarts": c.driver_restarts, "readings_lost": c.readings_lost,
                 "alarms_annunciated": len(self._engine().alarms.annunciated()),
+                "ledger_backlog": len(self._engine().backlog),
             }  # fmt: skip
             fields |= outbox.stats().health_fields(now)
             fields |= forwarder

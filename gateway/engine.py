@@ -36,6 +36,7 @@ from alerting.health import AlarmHealth, AlarmKpi, HealthLimits
 from alerting.ledger import Grade, Hazard, Kind, Ledger, LedgerEvent
 from alerting.notify import Notification
 from alerting.presets import Preset, device_layer, resolve
+from alerting.roster import RESPONSIBLE
 from alerting.rules import (
     CONDITIONS,
     FAULTS,
@@ -53,8 +54,9 @@ from alerting.standing import standing_alarms
 from alerting.topology import Link, LinkState, Topology
 from alerting.vocabulary import iso_utc
 from drivers.base import DriverStatus
+from gateway.backlog import LedgerBacklog, PendingTransition
 from gateway.config import EscalationLevelConfig, HazgwConfig, Thresholds, roster_from
-from gateway.errors import ConfigError, ConfigIssue, LedgerError
+from gateway.errors import ConfigError, ConfigIssue, LedgerError, LedgerStorageError
 from gateway.model import Identity, ReadingBatch, SensorClass
 from gateway.registry import Registry, Sensor
 
@@ -171,6 +173,7 @@ class Engine:
         self._real_time = RealTime()
         self._due: dict[str, tuple[int | None, int]] = {}  # hazard -> (next due, last mark)
         self._held: dict[AlarmKey, int] = {}  # restored alarm -> until when it is held active
+        self.backlog = LedgerBacklog()  # what a ledger that cannot be written has not taken
         self._restore(start_ns)
 
     def _install(self, registry: Registry, now_ns: int, *, origin_ns: int) -> None:
@@ -274,6 +277,8 @@ class Engine:
         faults, and suppressing the children of a failed bus); `mono_ns`, the monotonic clock,
         keeps escalation delays in real time when the wall clock steps back."""
         out = StepResult()
+        if self.backlog.failing:
+            self._catch_up(now_ns, out)
         self._apply_people(self.ledger.refresh(), now_ns, out)
         self._expire_shelves(now_ns, out)
         links = self.topology.update(_links(statuses or {}), now_ns)
@@ -360,7 +365,7 @@ class Engine:
                     title(m.kind, m, sensor.device, sensor.place), sensor.device, sensor.zone,
                     sensor.place, value, basis=basis,
                 )  # fmt: skip
-                alarm.hazard = self._raise(m, cond, entry, now_ns, out)
+                alarm.hazard = self._raise_or_tell(key, m, cond, entry, now_ns=now_ns, out=out)
             number = None if tr.is_test else alarm.hazard  # a test never touches a hazard
             who = actor or self._actor(tr, sensor, cond)
             self._record(tr, number, who, out, peak if tr.event is AlarmEvent.CLEAR else None)
@@ -436,7 +441,7 @@ class Engine:
         ):
             alarm = self.alarms.ensure(key, latching=m.latching)
             if tr.after is S.UNACKED:
-                alarm.hazard = self._raise(m, cond, entry, now_ns, out)
+                alarm.hazard = self._raise_or_tell(key, m, cond, entry, now_ns=now_ns, out=out)
             self._record(tr, alarm.hazard, f"gateway:{self.ident.gateway}/{actor}", out)
 
     def _track_peaks(self) -> None:
@@ -464,9 +469,13 @@ class Engine:
     def _record_flood(self, flood: Flood, now_ns: int, *, ended: bool) -> None:
         w = self.floods
         actor = f"gateway:{self.ident.gateway}/alarm-health"
-        self.ledger.record_flood(
-            flood, limit=w.limit, window_s=w.window_s, actor=actor, ts_ns=now_ns, ended=ended
-        )
+        try:
+            self.ledger.record_flood(
+                flood, limit=w.limit, window_s=w.window_s, actor=actor, ts_ns=now_ns, ended=ended
+            )
+        except LedgerStorageError as exc:  # the alarms themselves wait in the backlog
+            self.backlog.failed(exc)
+            log.error("alarm flood record for zone %s lost: %s", flood.zone, exc)
 
     def _zone_of(self, key: AlarmKey) -> str | None:
         if key.device.startswith("zone:"):
@@ -529,39 +538,43 @@ class Engine:
             if not hazard.escalating:
                 self._stop_escalating(number)
                 continue
+            hazard.escalation.steps.extend(self.backlog.steps.get(number, ()))  # told, unrecorded
             policy = self.book.policy_for(hazard)
             last = last_mark_ns(hazard.escalation)
             at = self._real_time.now_for(number, last, now_ns, mono_ns)
-            sent = self._send_due(hazard, policy, at, now_ns, mono_ns, out)
-            if sent:
-                hazard = self.ledger.hazard(number)
+            self._send_due(hazard, policy, at, now_ns, mono_ns, out)
             self._due[number] = (next_due_ns(hazard, policy), last_mark_ns(hazard.escalation))
 
     def _send_due(  # noqa: PLR0917 - one ladder's step: its entry, policy and clocks
         self, hazard: Hazard, policy: EscalationPolicy, at: int, now_ns: int,
         mono_ns: int | None, out: StepResult,
-    ) -> int:  # fmt: skip
-        """Record and notify the steps of one ladder due at `at`; how many were sent."""
-        sent = 0
+    ) -> None:  # fmt: skip
+        """Record and notify the steps of one ladder due at `at`; each step sent is added to
+        `hazard` (a snapshot) so its next due time can be read from it. A step the ledger cannot
+        take is notified all the same and waits in the backlog."""
+        number, early = hazard.number, self.backlog.steps.get(hazard.number)
         for due in due_steps(hazard, policy, at, resolve=self.roster.resolve):
             step = replace(due, ts_ns=now_ns)  # the ledger keeps the wall clock's time
             try:
-                self.ledger.record_escalation(
-                    hazard.number, step, actor=f"gateway:{self.ident.gateway}"
-                )
+                if early:  # in order: nothing overtakes a step that waits
+                    raise LedgerStorageError("steps before this one wait for the ledger")
+                self.ledger.record_escalation(number, step, actor=f"gateway:{self.ident.gateway}")
+            except LedgerStorageError as exc:
+                self.backlog.failed(exc)
+                early = self.backlog.steps.setdefault(number, [])
+                early.append(step)
             except LedgerError as exc:
                 # Acknowledged or closed from the CLI meanwhile: the refusal is the answer.
-                log.info("escalation of %s not recorded: %s", hazard.number, exc)
+                log.info("escalation of %s not recorded: %s", number, exc)
                 break
-            sent += 1
-            self._real_time.mark(hazard.number, now_ns, mono_ns)
+            hazard.escalation.steps.append(step)
+            self._real_time.mark(number, now_ns, mono_ns)
             out.notifications.append(
                 _notification(
                     hazard, step.level, step.name, step.recipients, step.repeat, now_ns,
                     _alarm_reason(hazard), step.round,
                 )
             )  # fmt: skip
-        return sent
 
     def _stop_escalating(self, number: str) -> None:
         self._escalating.discard(number)
@@ -580,6 +593,9 @@ class Engine:
                     self.ledger.record_overdue(
                         hazard.number, step, actor=f"gateway:{self.ident.gateway}"
                     )
+                except LedgerStorageError as exc:  # retried next tick: deadlines are days
+                    self.backlog.failed(exc)
+                    break
                 except LedgerError as exc:  # verified from the CLI meanwhile
                     log.info("deadline escalation of %s not recorded: %s", hazard.number, exc)
                     break
@@ -705,11 +721,90 @@ class Engine:
         peak: float | None = None,
     ) -> None:  # fmt: skip
         out.transitions.append((tr, number))
+        waits = number is None and not tr.is_test and tr.key in self.backlog.unraised
+        pending = PendingTransition(tr, number, actor, peak, waits)
+        if self.backlog.transitions:  # in order: nothing overtakes what waits
+            self.backlog.transitions.append(pending)
+            return
+        try:
+            self._write_transition(pending)
+        except LedgerStorageError as exc:
+            self.backlog.failed(exc)
+            self.backlog.transitions.append(pending)
+
+    def _write_transition(self, p: PendingTransition) -> None:
+        tr = p.tr
         self.ledger.record_alarm_transition(
-            number=number, alarm_key=str(tr.key), device=tr.key.device,
+            number=p.number, alarm_key=str(tr.key), device=tr.key.device,
             condition=tr.key.condition, from_state=tr.before.value, to_state=tr.after.value,
-            value=tr.value, actor=actor, ts_ns=tr.ts_ns, peak=peak,
+            value=tr.value, actor=p.actor, ts_ns=tr.ts_ns, peak=p.peak,
         )  # fmt: skip
+
+    # --- a ledger that cannot be written --------------------------------------------------
+
+    def _raise_or_tell(
+        self, key: AlarmKey, m: AlarmMeaning, cond: Condition, e: _Entry, *, now_ns: int,
+        out: StepResult,
+    ) -> str | None:  # fmt: skip
+        """Raise the alarm's entry; if the ledger cannot take it, tell the start level now
+        under a provisional id and raise the entry once the ledger can be written."""
+        try:
+            return self._raise(m, cond, e, now_ns, out)
+        except LedgerStorageError as exc:
+            self.backlog.failed(exc)
+        self.backlog.unraised[key] = (m, cond, e)
+        policy = self.book.rule_for(m.kind, self._grade(m).value).policy
+        start = min(self._start(m) if e.start is None else e.start, len(policy.levels) - 1)
+        level = policy.levels[start]
+        owner = self._owner.get(e.zone or "")
+        named = [owner if r == RESPONSIBLE and owner else r for r in level.recipients]
+        who = self.roster.resolve_all(named, now_ns)
+        reason = f"{m.kind} alarm, level {m.level}: NOT IN THE LEDGER YET (it cannot be written)"
+        out.notifications.append(
+            Notification(
+                f"unrecorded:{key}", e.title, m.kind, m.level, start, level.name, who, 0, now_ns,
+                reason, zone=e.zone or "", location=e.place, device=e.device or "",
+            )
+        )  # fmt: skip
+        return None
+
+    def _catch_up(self, now_ns: int, out: StepResult) -> None:
+        """Write what waits, oldest first; stop at the first failure (the disk is still full)."""
+        b = self.backlog
+        try:
+            for key, (m, cond, e) in list(b.unraised.items()):
+                alarm = self.alarms.get(key)
+                if alarm is None or (not alarm.active and alarm.state is S.NORMAL):
+                    b.unraised.pop(key)  # gone and reset before it could be recorded
+                    continue
+                alarm.hazard = self._raise(m, cond, e, now_ns, out)
+                b.entry_raised(key, alarm.hazard)
+                b.late += 1
+            while b.transitions:
+                self._write_transition(b.transitions[0])
+                b.transitions.pop(0)
+                b.late += 1
+            for number in list(b.steps):
+                self._record_early_steps(number)
+        except LedgerStorageError:
+            return
+        b.caught_up()
+
+    def _record_early_steps(self, number: str) -> None:
+        steps = self.backlog.steps[number]
+        while steps:
+            try:
+                self.ledger.record_escalation(
+                    number, steps[0], actor=f"gateway:{self.ident.gateway}"
+                )
+            except LedgerStorageError:
+                raise
+            except LedgerError as exc:  # acknowledged meanwhile: the step was still sent
+                log.warning("escalation step of %s notified but not recorded: %s", number, exc)
+            steps.pop(0)
+            self.backlog.late += 1
+        del self.backlog.steps[number]
+        self._due.pop(number, None)
 
     def _finish(self, out: StepResult) -> StepResult:
         out.ledger_events += self._new_ledger_events()

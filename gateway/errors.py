@@ -3,6 +3,7 @@
 HazgwError
 ├── ConfigError        invalid configuration: names the file, key path, line and reason
 ├── LedgerError        the ledger refused an action (unknown hazard, illegal move, broken chain)
+│   └── LedgerStorageError  ... because its file cannot be written (disk full, I/O error)
 ├── OutboxError        the outbox database failed (gateway/outbox.py)
 ├── DriverError        a bus or connection failed; `retryable`: can a reconnect help
 └── SinkError          a telemetry write failed; carries the retry policy:
@@ -43,6 +44,11 @@ class ConfigError(HazgwError):
 
 class LedgerError(HazgwError):
     """A ledger action was refused."""
+
+
+class LedgerStorageError(LedgerError):
+    """The ledger's file could not be read or written (disk full, I/O error, locked): the action
+    itself was fine and may succeed later."""
 
 
 class DriverError(HazgwError):

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from alerting.ledger import Ledger
+from alerting.notify import Notification
 from gateway.demo import demo_config
 from gateway.engine import Engine
 from gateway.model import Identity, ReadingBatch
@@ -56,13 +57,16 @@ class Site:
         return ReadingBatch.of(list(range(len(values))), values, [ts] * len(values))
 
     def run(self, seconds: range) -> list[str]:
-        names = []
+        return [n.step_name for n in self.run_notes(seconds)]
+
+    def run_notes(self, seconds: range) -> list[Notification]:
+        notes = []
         for t in seconds:
             ts = T0 + (t + self.offset_s) * S
             result = self.engine.step([self.batch(ts)], ts, mono_ns=t * S)
-            names += [n.step_name for n in result.notifications]
+            notes += result.notifications
             self.told += [(t, n.step_name) for n in result.notifications]
-        return names
+        return notes
 
     def steps(self) -> list[tuple[int, int]]:
         (hazard,) = self.ledger.hazards()
