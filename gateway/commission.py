@@ -110,6 +110,9 @@ class CommissionEngine(Engine):
     def _restore(self, now_ns: int) -> None:
         return  # the daemon's standing alarms stay the daemon's: this engine only tests
 
+    def _undelivered(self, now_ns: int) -> list[Notification]:
+        return []  # the daemon's calls are the daemon's
+
     def _escalate(self, now_ns: int, out: StepResult, mono_ns: int | None = None) -> None:
         self._escalating = {n for n in self._escalating if is_commissioning(self.ledger.hazard(n))}
         super()._escalate(now_ns, out, mono_ns)

@@ -175,6 +175,7 @@ class Engine:
         self._held: dict[AlarmKey, int] = {}  # restored alarm -> until when it is held active
         self.backlog = LedgerBacklog()  # what a ledger that cannot be written has not taken
         self._restore(start_ns)
+        self._resend = self._undelivered(start_ns)
 
     def _install(self, registry: Registry, now_ns: int, *, origin_ns: int) -> None:
         presets, problems = effective_presets(self.cfg, registry)
@@ -216,6 +217,27 @@ class Engine:
             if alarm.active:
                 mark()
                 self._held[key] = now_ns + int(hold_s * NS)
+
+    def _undelivered(self, now_ns: int) -> list[Notification]:
+        """The latest step of each escalating ladder that no channel ever tried to deliver: the
+        previous run recorded it and stopped (killed, power cut) before handing it over. Sent
+        again in the first step, so nobody's call is lost across a restart."""
+        out = []
+        for h in self.ledger.hazards():
+            steps = [s for s in h.escalation.steps if s.round == h.escalation.round]
+            if not h.escalating or not steps:
+                continue
+            last = steps[-1]
+            tried = {(d.step, d.round, d.repeat) for d in h.deliveries}
+            if (last.level, last.round, last.repeat) in tried:
+                continue
+            why = f"{_alarm_reason(h)}; sent again after a restart (no delivery was recorded)"
+            out.append(
+                _notification(
+                    h, last.level, last.name, last.recipients, last.repeat, now_ns, why, last.round
+                )
+            )
+        return out
 
     def _restored_cell(self, key: AlarmKey) -> tuple[bool, float, Callable[[], None]] | None:
         """(latching, hold, how to mark it present) for a restored alarm; None if unknown."""
@@ -277,6 +299,8 @@ class Engine:
         faults, and suppressing the children of a failed bus); `mono_ns`, the monotonic clock,
         keeps escalation delays in real time when the wall clock steps back."""
         out = StepResult()
+        out.notifications += self._resend
+        self._resend = []
         if self.backlog.failing:
             self._catch_up(now_ns, out)
         self._apply_people(self.ledger.refresh(), now_ns, out)
