@@ -1,7 +1,8 @@
 """Configuration: YAML read into pydantic models, and the one loader the daemon and the CLI share.
 
 Unknown keys are refused. Every error names the file, the dotted key path, the line and the
-reason, so a technician can fix the file without reading code.
+reason, so a technician can fix the file without reading code. Every secret is a `SecretStr`:
+it never appears in a repr, an error or `hazgw config show` (see `redacted`).
 """
 
 from __future__ import annotations
@@ -10,13 +11,22 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
-from ruamel.yaml import YAML
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretBytes,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import to_jsonable_python
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
 
 from alerting.notify.config import NotifyConfig, apprise_url_problems
 from alerting.roster import RESPONSIBLE, Override, Roster, Shift, parse_days, parse_time
@@ -27,15 +37,29 @@ from gateway.api.config import ApiConfig
 from gateway.commands.config import CommandsConfig, commands_problems
 from gateway.errors import ConfigError, ConfigIssue
 from gateway.model import SensorClass
-from gateway.yamldoc import DocumentTooLargeError, line_of, plain
+from gateway.yamldoc import DocumentTooLargeError, line_of, load, plain, read_text
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 # Ledger numbers read prefix-year-site-gateway-n: a gateway id without '-' keeps them unambiguous.
 GatewayId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.]{0,31}$")]
+MASK = "********"  # what `hazgw config show` prints for a secret that is set
+
+
+def _no_credentials(url: str) -> str:
+    if "@" in urlsplit(url).netloc:
+        raise ValueError("no credentials in the URL: put them in username/password or token")
+    return url
+
+
+# A URL shown as it is (logs, `hazgw config show`): credentials in it would leak.
+CredentialFreeUrl = Annotated[str, AfterValidator(_no_credentials)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # hide_input_in_errors: the outermost model decides, and a rejected value may be a secret.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, hide_input_in_errors=True
+    )
 
 
 class SiteConfig(Strict):
@@ -205,6 +229,8 @@ class EscalationLevelConfig(Strict):
 
 
 StartKey = Literal["fire", "gas_level1", "gas_level2", "heat", "fault"]
+# Where escalation starts, by alarm kind: level-2 gas and fire skip the first rung.
+DEFAULT_START_LEVEL: dict[StartKey, int] = {"fire": 1, "gas_level2": 1}
 
 # --- duty roster (值班表) and escalation policies -----------------------------------------------
 
@@ -281,15 +307,16 @@ class DeadlineEscalationConfig(Strict):
 class EscalationConfig(Strict):
     levels: list[EscalationLevelConfig] = Field(min_length=1)
     repeat_s: float | None = Field(default=None, gt=0)
-    # Where escalation starts, by alarm kind: level-2 gas and fire skip the first rung.
-    start_level: dict[StartKey, int] = {"fire": 1, "gas_level2": 1}
+    start_level: dict[StartKey, int] = DEFAULT_START_LEVEL
     policies: list[PolicyConfig] = []  # per alarm kind and grade; the first match wins
     deadlines: DeadlineEscalationConfig | None = None  # overdue rectifications; None: off
 
     @model_validator(mode="after")
     def _start_levels_exist(self) -> EscalationConfig:
-        if "start_level" not in self.model_fields_set:
-            return self  # the defaults are clamped to the chain at use
+        if self.start_level == DEFAULT_START_LEVEL:
+            # The defaults, left out or written out (`hazgw config show` prints them), are
+            # clamped to the chain at use.
+            return self
         for key, level in self.start_level.items():
             if not 0 <= level < len(self.levels):
                 raise ValueError(
@@ -309,11 +336,11 @@ class OutboxConfig(Strict):
 
 class InfluxV1Config(Strict):
     version: Literal[1]
-    url: str
+    url: CredentialFreeUrl
     database: str
     retention_policy: str | None = None
     username: str | None = None
-    password: str | None = None
+    password: SecretStr | None = None
     gzip: bool = False
     timeout_s: float = Field(default=10.0, gt=0)
     # Telemetry acquired longer ago than this is dropped unsent (counted as expired): set it to
@@ -323,10 +350,10 @@ class InfluxV1Config(Strict):
 
 class InfluxV2Config(Strict):
     version: Literal[2]
-    url: str
+    url: CredentialFreeUrl
     org: str
     bucket: str
-    token: str
+    token: SecretStr
     gzip: bool = False
     timeout_s: float = Field(default=10.0, gt=0)
     max_age_s: float | None = Field(default=None, gt=0)  # as for version 1: the bucket's retention
@@ -448,6 +475,26 @@ def _recipient_problems(cfg: HazgwConfig, people: set[str]) -> Iterator[str]:
             yield f"@roster.shifts: nobody is {role} {gap} (24-hour duty)"
 
 
+def redacted(model: BaseModel) -> dict[str, Any]:
+    """`model` as JSON-ready data, keys as the file spells them, every secret replaced by MASK.
+
+    Driven by type, not by key names: a secret field added later is masked as soon as it is
+    typed SecretStr (tests/security/test_config_secrets.py holds every secret-looking key to it).
+    """
+    return cast(dict[str, Any], to_jsonable_python(_masked(model.model_dump(by_alias=True))))
+
+
+def _masked(value: object) -> object:
+    """A python-mode dump keeps secrets as SecretStr objects: swap each for MASK."""
+    if isinstance(value, SecretStr | SecretBytes):
+        return MASK
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(v) for v in value]
+    return value
+
+
 # --- loading -------------------------------------------------------------------------------
 
 
@@ -502,13 +549,7 @@ def _without_tags(root: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...
 
 def parse_config(text: str, file: str) -> HazgwConfig:
     """Parse YAML text; raise ConfigError naming file, key, line and reason."""
-    try:
-        root = YAML(typ="rt").load(text)
-    except YAMLError as exc:  # marked (syntax) or not (a control character the reader refuses)
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError([ConfigIssue(file, "", line, f"not valid YAML: {problem}")]) from exc
+    root = load(text, file)
     if not isinstance(root, CommentedMap):
         raise ConfigError([ConfigIssue(file, "", 1, "the file must be a YAML mapping")])
     try:
@@ -522,10 +563,7 @@ def parse_config(text: str, file: str) -> HazgwConfig:
 
 def load_config(path: Path) -> HazgwConfig:
     """The one loader: the daemon, `hazgw config check` and the CLI all call this."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([ConfigIssue(str(path), "", None, f"cannot read: {exc}")]) from exc
+    text = read_text(path)
     cfg = parse_config(text, str(path))
     if not cfg.state_dir.is_absolute():
         # Relative state directories are relative to the config file, not to the cwd.

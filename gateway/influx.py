@@ -32,6 +32,7 @@ from typing import Protocol
 from urllib.parse import urlencode
 
 import urllib3
+from pydantic import SecretStr
 
 from gateway.errors import SinkError
 
@@ -165,6 +166,11 @@ def plain_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def secret_text(value: SecretStr | str) -> str:
+    """The secret itself: the config hands it over wrapped, it is unwrapped only for a header."""
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
 class InfluxV1Sink:
     """InfluxDB 1.x `POST /write?db=&rp=&precision=ns`, basic auth in a header, optional gzip."""
 
@@ -175,7 +181,7 @@ class InfluxV1Sink:
         *,
         retention_policy: str | None = None,
         username: str | None = None,
-        password: str | None = None,
+        password: SecretStr | str | None = None,
         gzip: bool = False,
         timeout_s: float = 10.0,
     ) -> None:
@@ -187,7 +193,7 @@ class InfluxV1Sink:
         self._write_url = f"{base}/write?{urlencode(query)}"
         self._headers = {"Content-Type": "text/plain; charset=utf-8"}
         if username is not None:
-            auth = urllib3.util.make_headers(basic_auth=f"{username}:{password or ''}")
+            auth = urllib3.util.make_headers(basic_auth=f"{username}:{secret_text(password or '')}")
             self._headers.update(auth)
         if gzip:
             self._headers["Content-Encoding"] = "gzip"

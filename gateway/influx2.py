@@ -15,6 +15,7 @@ from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
+from pydantic import SecretStr
 
 from gateway.influx import (
     Refusal,
@@ -22,6 +23,7 @@ from gateway.influx import (
     judge,
     network_error,
     plain_url,
+    secret_text,
     write_isolating,
 )
 
@@ -34,7 +36,7 @@ class InfluxV2Sink:
     def __init__(
         self,
         url: str,
-        token: str,
+        token: SecretStr | str,
         org: str,
         bucket: str,
         *,
@@ -48,7 +50,7 @@ class InfluxV2Sink:
         # retries=False: the forwarder owns the retry policy, the client must not hide failures
         self._client = InfluxDBClient(
             url=base,
-            token=token,
+            token=secret_text(token),
             org=org,
             timeout=int(timeout_s * 1000),
             enable_gzip=gzip,

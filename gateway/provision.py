@@ -27,6 +27,7 @@ from ruamel.yaml.tokens import CommentToken
 from gateway.config import HazgwConfig, load_config
 from gateway.driver_factory import check_drivers
 from gateway.errors import ConfigError, ConfigIssue
+from gateway.yamldoc import load, read_text
 
 PID_FILE_NAME = "hazgw.pid"  # in state_dir, written by the daemon at start (see the report)
 SERVICE = "hazard-gateway"
@@ -56,10 +57,13 @@ def _yaml() -> YAML:
 
 
 def load_root(path: Path) -> CommentedMap:
-    """The config file as an editable round-trip tree."""
+    """The config file as an editable round-trip tree; a file the loader cannot read (not UTF-8,
+    a date that does not exist, nesting too deep) is a ConfigError at its line."""
+    text = read_text(path)
+    load(text, str(path))
     try:
-        root = _yaml().load(path.read_text(encoding="utf-8"))
-    except (OSError, YAMLError) as exc:
+        root = _yaml().load(text)
+    except YAMLError as exc:
         raise ConfigError([ConfigIssue(str(path), "", None, f"cannot read: {exc}")]) from exc
     if not isinstance(root, CommentedMap):
         raise ConfigError([ConfigIssue(str(path), "", 1, "the file must be a YAML mapping")])
@@ -203,8 +207,8 @@ def apply(path: Path, edit: Callable[[CommentedMap], None]) -> Written:
 
     Raises ConfigError (the daemon would refuse it: the file is left untouched) or
     ProvisionError (the edit names something that is not there)."""
-    before = path.read_text(encoding="utf-8")
     root = load_root(path)
+    before = path.read_text(encoding="utf-8")
     edit(root)
     text = render(root)
     tmp = _temp_beside(path, text)

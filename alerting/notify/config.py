@@ -180,7 +180,7 @@ def _bad_url(url: SecretStr) -> str | None:
     text = url.get_secret_value()
     unknown = set(PLACEHOLDER.findall(text)) - PERSON_FIELDS
     if unknown:
-        return f"unknown placeholder(s) {sorted(unknown)}; use {sorted(PERSON_FIELDS)}"
+        return f"unknown placeholder(s) {sorted(unknown)}, use {sorted(PERSON_FIELDS)}"
     import apprise  # noqa: PLC0415  (only sites with an apprise channel need it)
 
     sample = PLACEHOLDER.sub(lambda m: {"phone": "10000000000", "email": "a@example.com"}.get(

@@ -13,12 +13,10 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import YAMLError
 
 from gateway.errors import ConfigError, ConfigIssue
-from gateway.yamldoc import DocumentTooLargeError, line_of, plain
+from gateway.yamldoc import DocumentTooLargeError, line_of, load, plain, read_text
 
 # A checkout (or an editable install) reads config/profiles; a wheel carries a copy of it inside
 # the package (pyproject.toml force-include), so an installed gateway finds its profiles too.
@@ -97,20 +95,12 @@ def profile_path(name: str, directory: Path) -> Path:
 def load_profile(name: str, directory: Path = DEFAULT_PROFILES_DIR) -> Profile:
     """Read and check one profile; a bad file raises ConfigError naming file, key and line."""
     path = profile_path(name, directory)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([ConfigIssue(str(path), "", None, f"cannot read: {exc}")]) from exc
+    text = read_text(path)
     return parse_profile(text, str(path))
 
 
 def parse_profile(text: str, file: str) -> Profile:
-    try:
-        root = YAML(typ="rt").load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError([ConfigIssue(file, "", line, f"not valid YAML: {exc}")]) from exc
+    root = load(text, file)
     if not isinstance(root, CommentedMap):
         raise ConfigError([ConfigIssue(file, "", 1, "a profile must be a YAML mapping")])
     try:

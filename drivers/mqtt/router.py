@@ -1,8 +1,8 @@
 """Which decoder reads a topic: the first subscription whose filter matches it.
 
 Matching a topic against the filters costs microseconds; a topic's decoder is cached, so the
-hot path is one dict lookup per message (the cache is bounded: a flood of one-off topics only
-costs the matching again).
+hot path is one dict lookup per message (the cache is bounded in topics and in characters: a
+flood of one-off topics, however long, only costs the matching again).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from drivers.mqtt.config import (
 )
 
 CACHE_LIMIT: Final = 65536
+# Topics may be 64 KiB long: 65536 of them would hold 4 GiB, so their characters are bounded too.
+CACHE_CHARS: Final = 4 * 2**20
 
 
 def make_decoder(sub: SubscriptionConfig) -> Decoder:
@@ -62,6 +64,7 @@ class Router:
         self.filters = [sub.topic for sub in subscriptions]
         self._decoders = [make_decoder(sub) for sub in subscriptions]
         self._cache: dict[str, Decoder | None] = {}
+        self._cached_chars = 0
 
     def decoder_for(self, topic: str) -> Decoder | None:
         try:
@@ -73,7 +76,9 @@ class Router:
             if matches(topic_filter, topic):
                 found = decoder
                 break
-        if len(self._cache) >= CACHE_LIMIT:
+        if len(self._cache) >= CACHE_LIMIT or self._cached_chars + len(topic) > CACHE_CHARS:
             self._cache.clear()
+            self._cached_chars = 0
         self._cache[topic] = found
+        self._cached_chars += len(topic)
         return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import json
 import logging
@@ -19,7 +20,9 @@ from typing import Any, ClassVar, TypeVar
 
 import pytest
 
+from gateway.app import make_sink as sink_of
 from gateway.clock import SystemClock
+from gateway.config import parse_config
 from gateway.errors import SinkError
 from gateway.forwarder import Forwarder
 from gateway.influx import InfluxV1Sink
@@ -159,15 +162,18 @@ class Scripted(BaseHTTPRequestHandler):
     (throttling, 5xx, auth, all-or-nothing refusals as InfluxDB 2.x gives, 413).
 
     With a 204 `answer`, a body over `max_body` bytes gets 413 and a body with a line containing
-    `marker` gets 400, as a server that refuses whole requests; accepted lines are recorded.
+    `marker` gets 400, as a server that refuses whole requests; accepted lines are recorded,
+    and so is each request's Authorization header.
     """
 
     answer: tuple[int, dict[str, str], str] = (204, {}, "")
     marker: str | None = None
     max_body: int | None = None
     accepted: ClassVar[list[str]] = []
+    authorization: ClassVar[list[str | None]] = []
 
     def do_POST(self) -> None:
+        Scripted.authorization.append(self.headers.get("Authorization"))
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         if self.headers.get("Content-Encoding") == "gzip":
             body = gzip.decompress(body)
@@ -194,6 +200,7 @@ def script(
 ) -> None:
     Scripted.answer, Scripted.marker, Scripted.max_body = answer, marker, max_body
     Scripted.accepted = []
+    Scripted.authorization = []
 
 
 @pytest.fixture(scope="module")
@@ -262,6 +269,37 @@ def test_secrets_never_appear_in_errors(scripted: str, version: str) -> None:
         sink.write(make_lines("m", 1))
     sink.close()
     assert "s3cret" not in f"{caught.value} {sink!r} {sink.name}"
+
+
+SITE = """\
+site: {id: s}
+gateway: {id: g}
+people: [{id: p, name: P}]
+zones: [{id: z, name: Z, owner: p}]
+escalation: {levels: [{name: duty, recipients: [p]}]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("influxdb", "expected"),
+    [
+        ("{version: 1, url: URL, database: db, username: operator, password: pw-Kq81}",
+         "Basic " + base64.b64encode(b"operator:pw-Kq81").decode()),
+        ("{version: 2, url: URL, org: o, bucket: b, token: tok-Rz55}", "Token tok-Rz55"),
+    ],
+    ids=["v1", "v2"],
+)  # fmt: skip
+def test_the_credential_of_the_config_file_reaches_the_request(
+    scripted: str, influxdb: str, expected: str
+) -> None:
+    """The config keeps it as a SecretStr; the sink unwraps it for the header, and only there."""
+    cfg = parse_config(SITE + "influxdb: " + influxdb.replace("URL", scripted), "site.yaml")
+    sink = sink_of(cfg)
+    assert sink is not None
+    script()
+    sink.write(make_lines("m", 1))
+    sink.close()
+    assert Scripted.authorization == [expected]
 
 
 def test_credentials_in_the_url_are_refused() -> None:

@@ -8,7 +8,7 @@ apprise URL carrying a token towards a closed port. A simulated heat alarm from 
 every channel try and fail. The whole output of start, failures and stop is searched for each
 secret. `hazgw config check` with a wrong value beside each secret is searched the same way.
 
-There is no `hazgw config show` command (the issue asks that its output be checked too).
+`hazgw config show` is checked in tests/security/test_config_secrets.py.
 """
 
 from __future__ import annotations

@@ -251,3 +251,22 @@ def test_reload_sends_sighup_to_the_pid_in_the_pid_file(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"site: {id: s1}\ngateway: {id: g\xff}\n", "UTF-8"),
+        (b"site: {id: s1}\nsince: 2024-02-30\n", "day is out of range"),
+    ],
+)
+def test_a_file_the_loader_cannot_read_is_a_config_error_at_its_line(
+    tmp_path: Path, content: bytes, words: str
+) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as info:
+        provision.load_root(path)
+    (issue,) = info.value.issues
+    assert issue.line == 2
+    assert words in issue.message
