@@ -207,7 +207,7 @@ class Forwarder:
         (then every event held at its take is in it, and later events have higher ids)."""
         if not self.pipeline or len(batch) < self.batch_size or batch.events == len(batch):
             return None
-        after, above = (batch.ts_ns[-1], batch.ids[-1]), max(batch.ids)
+        after, above = (batch.ts_ns[-1], batch.ids[-1]), batch.high_id
         return asyncio.ensure_future(
             self._run_db(
                 lambda: self.outbox.take_batch(self.batch_size, after=after, events_above=above)

@@ -113,6 +113,10 @@ class Batch:
     lines: list[str]
     ts_ns: list[int]
     events: int
+    # Every event with an id up to this one is in this batch or an earlier one of its chain:
+    # the `events_above` of the next take (the batch's own ids alone can be lower than an event
+    # of an earlier batch still in flight).
+    high_id: int = 0
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -498,8 +502,8 @@ class Outbox:
         self, limit: int, *, after: tuple[int, int] | None = None, events_above: int = 0
     ) -> Batch:
         """`take` as columns. For a take while the previous batch is still in flight: `after` =
-        (ts_ns, id) of its last telemetry row, `events_above` = its highest id (events appended
-        since have higher ids, whatever their time), so no row of it is taken twice."""
+        (ts_ns, id) of its last telemetry row, `events_above` = its `high_id` (events appended
+        since have higher ids, whatever their time), so no row of the chain is taken twice."""
         low = after or (-(2**63), 0)
         with self._guard("take"):
             rows = self._db.execute(
@@ -515,9 +519,9 @@ class Outbox:
                     (Lane.TELEMETRY, *low, limit - events),
                 ).fetchall()
         if not rows:
-            return Batch([], [], [], 0)
+            return Batch([], [], [], 0, events_above)
         ids, lines, stamps = (list(column) for column in zip(*rows, strict=True))
-        return Batch(ids, lines, stamps, events)
+        return Batch(ids, lines, stamps, events, max(events_above, *ids))
 
     def settle(self, delivered: Iterable[int], rejected: Iterable[int] = ()) -> None:
         """Remove delivered items, and rejected ones (counted). Unknown ids are ignored."""

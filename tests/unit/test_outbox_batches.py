@@ -34,7 +34,7 @@ def test_a_take_after_the_batch_in_flight_skips_it_but_not_events_appended_since
     assert (first.lines, first.events) == (["alarm v=1i 1", *lines[:3]], 1)
     outbox.append(Lane.EVENTS, ["alarm v=2i 2"], [T0 - 100])  # older than everything, but new
     cursor = (first.ts_ns[-1], first.ids[-1])
-    second = outbox.take_batch(4, after=cursor, events_above=max(first.ids))
+    second = outbox.take_batch(4, after=cursor, events_above=first.high_id)
     assert (second.lines, second.events) == (["alarm v=2i 2", *lines[3:6]], 1)
 
 
@@ -148,7 +148,7 @@ def test_batches_taken_after_a_cursor_never_repeat_or_lose_a_line(
                     batch = outbox.take_batch(limit)
                 else:
                     cursor = (last.ts_ns[-1], last.ids[-1])
-                    batch = outbox.take_batch(limit, after=cursor, events_above=max(last.ids))
+                    batch = outbox.take_batch(limit, after=cursor, events_above=last.high_id)
                 assert not set(batch.lines) & {x for b in flight for x in b.lines}
                 if len(batch):
                     flight.append(batch)
@@ -171,3 +171,22 @@ def test_batches_taken_after_a_cursor_never_repeat_or_lose_a_line(
     accounted = len(held) + len(sent) + stats.rejected + stats.dropped_telemetry
     assert accounted == len(appended)
     outbox.close()
+
+
+def test_a_chain_never_takes_again_an_event_of_an_earlier_batch_still_in_flight(
+    tmp_path: Path,
+) -> None:
+    """Found by the property above: the second batch of a chain held only telemetry with ids
+    below an event of the first, and the third take, after the second's ids, sent it again."""
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    outbox.append(Lane.EVENTS, ["e1"], [T0])
+    outbox.append(Lane.TELEMETRY, ["t2", "t3"], [T0, T0])
+    outbox.append(Lane.EVENTS, ["e4"], [T0])
+    first = outbox.take_batch(3)
+    second = outbox.take_batch(
+        1, after=(first.ts_ns[-1], first.ids[-1]), events_above=first.high_id
+    )
+    third = outbox.take_batch(
+        1, after=(second.ts_ns[-1], second.ids[-1]), events_above=second.high_id
+    )
+    assert (first.lines, second.lines, third.lines) == (["e1", "e4", "t2"], ["t3"], [])
