@@ -240,6 +240,12 @@ class Gateway:
     def _close(self) -> None:
         if self.outbox is not None:
             self.outbox.close()
+        if self.engine is not None and len(self.engine.backlog):
+            log.error(
+                "stopping with %d record(s) the ledger could not take (its disk full): they are "
+                "lost from the ledger; the notifications they belong to were sent",
+                len(self.engine.backlog),
+            )
         if self.ledger is not None:
             self.ledger.close_db()
 

@@ -8,7 +8,7 @@ says when people were really told:
 - alarm transitions;
 - escalation steps notified before they could be recorded (their ladder goes on from them, so
   reminders keep coming while the disk is full).
-Memory only: a restart while the disk is still full loses the backlog (the log says how much).
+Memory only: a stop while the disk is still full loses the backlog (the daemon logs how much).
 """
 
 from __future__ import annotations
