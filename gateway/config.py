@@ -423,7 +423,7 @@ def _cross_check(cfg: HazgwConfig) -> Iterator[str]:
     for i, t in enumerate(cfg.api.tokens):
         if t.person not in people:
             yield f"@api.tokens[{i}].person: {t.person!r} is not in people"
-    from gateway.engine import preset_issues  # noqa: PLC0415 (the engine imports this module)
+    from gateway.engine_setup import preset_issues  # noqa: PLC0415 (it imports this module)
 
     yield from preset_issues(cfg)
 

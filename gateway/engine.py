@@ -12,19 +12,15 @@ zone alarms (a dead bus, a fire confirmed by smoke and heat) sit above the devic
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import numpy as np
 
 from alerting.alarms import AlarmBook, AlarmEvent, AlarmKey, AlarmState, Transition
 from alerting.detect import Conditions, Detector
 from alerting.escalation import (
-    EscalationLevel,
     EscalationPolicy,
-    PolicyBook,
-    PolicyRule,
     RealTime,
     deadline_due_steps,
     due_steps,
@@ -35,7 +31,6 @@ from alerting.flood import Flood, FloodWatch
 from alerting.health import AlarmHealth, AlarmKpi, HealthLimits
 from alerting.ledger import Grade, Hazard, Kind, Ledger, LedgerEvent
 from alerting.notify import Notification
-from alerting.presets import Preset, device_layer, resolve
 from alerting.roster import RESPONSIBLE
 from alerting.rules import (
     CONDITIONS,
@@ -55,7 +50,8 @@ from alerting.topology import Link, LinkState, Topology
 from alerting.vocabulary import iso_utc
 from drivers.base import DriverStatus
 from gateway.backlog import LedgerBacklog, PendingTransition
-from gateway.config import EscalationLevelConfig, HazgwConfig, Thresholds, roster_from
+from gateway.config import HazgwConfig, roster_from
+from gateway.engine_setup import effective_presets, policy_book_from, preset_issues
 from gateway.errors import ConfigError, ConfigIssue, LedgerError, LedgerStorageError
 from gateway.model import Identity, ReadingBatch, SensorClass
 from gateway.registry import Registry, Sensor
@@ -89,61 +85,6 @@ class _Entry:
     value: float | None = None
     start: int | None = None  # escalation start level; None = by the alarm's kind
     basis: str = ""  # where the set point comes from (the preset's basis)
-
-
-def policy_from(cfg: HazgwConfig) -> EscalationPolicy:
-    return _policy(cfg.escalation.levels, cfg.escalation.repeat_s)
-
-
-def _policy(levels: list[EscalationLevelConfig], repeat_s: float | None) -> EscalationPolicy:
-    steps = tuple(EscalationLevel(lv.name, tuple(lv.recipients), lv.delay_s) for lv in levels)
-    return EscalationPolicy(steps, repeat_s)
-
-
-def policy_book_from(cfg: HazgwConfig) -> PolicyBook:
-    """Every ladder of the site: the default, per alarm kind and grade, and for deadlines."""
-    esc = cfg.escalation
-    rules = tuple(
-        PolicyRule(
-            _policy(p.levels, p.repeat_s), frozenset(p.kinds), frozenset(p.grades),
-            {str(k): v for k, v in p.start_level.items()},
-        )
-        for p in esc.policies
-    )  # fmt: skip
-    late = esc.deadlines
-    deadline = None if late is None else _policy(late.levels, late.repeat_s)
-    starts = {str(k): v for k, v in esc.start_level.items()}
-    return PolicyBook(policy_from(cfg), starts, rules, deadline)
-
-
-def _layer(t: Thresholds | None) -> dict[str, Any]:
-    return {} if t is None else t.model_dump(exclude_none=True)
-
-
-def preset_issues(cfg: HazgwConfig) -> Iterator[str]:
-    """Layered set points that cannot work, as "@devices[i].thresholds: ..." (the form of the
-    config loader's cross check, which can yield these to name file, key and line)."""
-    det, known = cfg.detection, {z.id for z in cfg.zones}
-    for name in det.zones:
-        if name not in known:
-            yield f"@detection.zones.{name}: {name!r} is not in zones"
-    for i, dev in enumerate(cfg.devices):
-        cls, zone = dev.sensor_class, det.zones.get(dev.zone, {})
-        layers = [_layer(det.site.get(cls)), _layer(zone.get(cls)), _layer(dev.thresholds)]
-        for problem in resolve(cls, layers)[1]:
-            yield f"@devices[{i}].thresholds: {problem} (device > zone > site > preset)"
-
-
-def effective_presets(cfg: HazgwConfig, registry: Registry) -> tuple[list[Preset], list[str]]:
-    """Site and zone overrides laid under each device's own settings."""
-    det, presets, problems = cfg.detection, [], []
-    for s in registry.sensors:
-        zone = det.zones.get(s.zone, {}).get(s.sensor_class)
-        layers = [_layer(det.site.get(s.sensor_class)), _layer(zone), device_layer(s.preset)]
-        preset, found = resolve(s.sensor_class, layers)
-        presets.append(preset)
-        problems += [f"device {s.device}: {p} (device > zone > site > preset)" for p in found]
-    return presets, problems
 
 
 class Engine:
