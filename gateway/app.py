@@ -32,6 +32,7 @@ from gateway.engine import Engine, StepResult
 from gateway.errors import ConfigError, DriverError, LedgerStorageError
 from gateway.forwarder import Forwarder
 from gateway.influx import InfluxV1Sink, Sink
+from gateway.ledger_export import export_missed
 from gateway.model import Identity, ReadingBatch
 from gateway.outbox import Lane, Outbox, OutboxError
 from gateway.registry import Registry
@@ -236,6 +237,18 @@ class Gateway:
         registry = Registry.from_config(self.cfg)
         self.engine = Engine(self.cfg, registry, self.ledger, start_ns=start_ns)
         self._prefixes = registry.series_prefixes(self.ident)
+        self._export_missed()
+
+    def _export_missed(self) -> None:
+        """Ledger events the outbox never took (worker thread); the outbox failing is counted
+        by the next step's write."""
+        ledger, outbox = self.ledger, self.outbox
+        assert ledger is not None
+        assert outbox is not None
+        try:
+            export_missed(ledger, outbox, self.ident)
+        except OutboxError as exc:
+            log.error("ledger events not handed to the outbox yet: %s", exc)
 
     def _close(self) -> None:
         if self.outbox is not None:
@@ -394,7 +407,8 @@ class Gateway:
         stamps += [e.ts_ns for e in result.ledger_events]
         try:
             if events:
-                outbox.append(Lane.EVENTS, events, stamps)
+                seq = result.ledger_events[-1].seq if result.ledger_events else None
+                outbox.append(Lane.EVENTS, events, stamps, ledger_seq=seq)
             if result.kpi is not None and result.kpi != self._last_kpi:
                 outbox.append(Lane.TELEMETRY, [kpi_line(self.ident, result.kpi, now_ns)], [now_ns])
                 self._last_kpi = result.kpi
@@ -421,7 +435,8 @@ class Gateway:
     def _outbox_ok(self) -> None:
         if self._outbox_failing:
             log.warning("outbox writable again; %d readings were lost", self.counters.readings_lost)
-        self._outbox_failing = False
+            self._outbox_failing = False
+            self._export_missed()  # the events of the steps it could not take
 
     async def _dispatch(self, result: StepResult) -> None:
         """Hand notifications to the pipeline (never blocks); silence zones now all acknowledged."""

@@ -423,13 +423,33 @@ class Outbox:
                 (key, n),
             )
 
+    def ledger_seq(self) -> int | None:
+        """The last ledger event this outbox has taken (None: a new outbox, never told)."""
+        with self._guard("read"):
+            return self._meta().get("ledger_seq")
+
+    def mark_ledger(self, seq: int) -> None:
+        with self._transaction("mark", "FULL"):
+            self._mark_ledger(seq)
+
+    def _mark_ledger(self, seq: int) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES ('ledger_seq', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+            (seq,),
+        )
+
     def _meta(self) -> dict[str, int]:
         return {str(k): int(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
 
     # -- writing ----------------------------------------------------------------------------
 
-    def append(self, lane: Lane, lines: Sequence[str], ts_ns: Sequence[int]) -> None:
-        """Store `lines` (acquired at `ts_ns`) in one transaction; then enforce the bound."""
+    def append(
+        self, lane: Lane, lines: Sequence[str], ts_ns: Sequence[int], *,
+        ledger_seq: int | None = None,
+    ) -> None:  # fmt: skip
+        """Store `lines` (acquired at `ts_ns`) in one transaction; then enforce the bound.
+        `ledger_seq`: these lines carry the ledger's events up to this one (`ledger_seq()`)."""
         if len(lines) != len(ts_ns):
             raise ValueError(f"{len(lines)} lines but {len(ts_ns)} timestamps")
         if not lines:
@@ -441,6 +461,8 @@ class Outbox:
         sync = "FULL" if lane is Lane.EVENTS else "NORMAL"
         with self._transaction("append", sync) as db:
             db.executemany("INSERT INTO outbox (lane, ts_ns, size, line) VALUES (?, ?, ?, ?)", rows)
+            if ledger_seq is not None:
+                self._mark_ledger(ledger_seq)
             self._counts[lane] += len(lines)
             if lane is Lane.TELEMETRY:
                 self._telemetry_bytes += sum(sizes)

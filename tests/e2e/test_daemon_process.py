@@ -16,6 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from alerting.ledger import Grade, Kind, Ledger
+from alerting.vocabulary import Source
+from gateway.model import Identity
 from gateway.outbox import Lane, Outbox
 from tests.schema_doc import is_reading
 
@@ -180,3 +183,39 @@ def test_the_daemon_serves_its_api_on_localhost_when_enabled(
     finally:
         proc.kill()
     assert proc.returncode == 0, output
+
+
+def run_briefly(config: Path, notify: NotifySocket) -> str:
+    """Start the daemon, let it tick, stop it cleanly; its output."""
+    proc = start(config, {"NOTIFY_SOCKET": str(notify.path)})
+    try:
+        notify.wait_for("READY=1")
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, output
+    return output
+
+
+def test_ledger_events_written_while_the_daemon_was_down_reach_the_outbox_once(
+    tmp_path: Path, notify: NotifySocket
+) -> None:
+    """People keep using the ledger (the CLI) while the daemon is down; their events go to
+    InfluxDB through the outbox at the next start, like everything the daemon writes."""
+    config, state = tmp_path / "site.yaml", tmp_path / "state"
+    config.write_text(config_text(state, ["office-co-1"]))
+    run_briefly(config, notify)
+    with Ledger(state / "ledger.sqlite", Identity("test", "gw01")) as ledger:
+        ledger.register_finding(
+            title="fire door wedged open", kind=Kind.FIRE, grade=Grade.GENERAL,
+            source=Source.SELF_INSPECTION, location="office", zone="office", found_by="p1",
+            ts_ns=time.time_ns(),
+        )  # fmt: skip
+    output = run_briefly(config, notify)
+    run_briefly(config, notify)  # and only once
+    assert "1 ledger event(s) had not reached the outbox" in output
+    with Outbox(state / "outbox.sqlite") as outbox:
+        events = outbox.lines(Lane.EVENTS)
+    assert len([e for e in events if "fire door wedged open" in e]) == 1
