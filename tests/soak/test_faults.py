@@ -53,6 +53,8 @@ ROOT = Path(__file__).resolve().parents[2]
 GAS = 2  # the transmitter's slave address
 CYCLE_S = 2  # a fault cycle takes at least this long (about 5 s here; 10-15 s with the set-up)
 ESCALATION = [0.0, 2.0]  # the ladder's delays (s): duty at once, second after 2 s
+
+
 def registers(raw: int) -> dict[int, dict[tuple[int, int], int]]:
     return {GAS: {(3, 0): 0, (3, 1): raw, (3, 2): 1, (3, 3): 1000}}  # raw/10 %LEL
 
