@@ -45,6 +45,7 @@ from gateway.telemetry import (
     reading_lines,
     transition_line,
 )
+from gateway.wake import CrossingWatch
 
 if TYPE_CHECKING:
     from gateway.commands.service import CommandService
@@ -109,6 +110,8 @@ class Gateway:
         self.ident = Identity(cfg.site.id, cfg.gateway.id)
         self.counters = Counters()
         self.stopping = asyncio.Event()
+        self._wake = asyncio.Event()  # a crossing (gateway/wake.py) or the stop: step now
+        self._crossings: CrossingWatch | None = None
         self._reload = False
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hazgw-db")
         self._queue: asyncio.Queue[ReadingBatch] = asyncio.Queue(QUEUE_BATCHES)
@@ -130,6 +133,7 @@ class Gateway:
 
     def stop(self) -> None:
         self.stopping.set()
+        self._wake.set()
 
     def request_reload(self) -> None:
         self._reload = True
@@ -337,6 +341,8 @@ class Gateway:
         self._driver_tasks.clear()
 
     async def _enqueue(self, batch: ReadingBatch) -> None:
+        if self._crossings is not None and self._crossings.crossed(batch):
+            self._wake.set()
         if self._queue.full():
             self.counters.queue_full_waits += 1
         try:
@@ -349,13 +355,17 @@ class Gateway:
 
     async def _engine_loop(self) -> None:
         tick = self.cfg.detection.tick_s
-        last_health = next_at = self.clock.monotonic()
+        last_health = self.clock.monotonic()
+        next_at = last_health + tick
         last_day = None
+        self._crossings = CrossingWatch(self._engine().presets)
         while not self.stopping.is_set():
-            # Ticks on a fixed beat, not a pause after each one: a reading waits at most one
-            # tick for its step. After an overrun the beat restarts from now (no burst).
-            next_at = max(next_at + tick, self.clock.monotonic())
-            await sleep_unless(self.clock, self.stopping, next_at - self.clock.monotonic())
+            # Ticks on a fixed beat, not a pause after each one; a set point crossed steps at
+            # once, between beats. After an overrun the beat restarts from now (no burst).
+            await sleep_unless(self.clock, self._wake, next_at - self.clock.monotonic())
+            self._wake.clear()
+            if self.clock.monotonic() >= next_at:
+                next_at = max(next_at + tick, self.clock.monotonic())
             if self._reload:
                 await self._do_reload()
             await self._tick()
@@ -468,6 +478,7 @@ class Gateway:
         engine.cfg = engine.cfg.model_copy(update={"detection": cfg.detection})
         await self.run_db(lambda: engine.reload(registry, now))
         self._prefixes = registry.series_prefixes(self.ident)
+        self._crossings = CrossingWatch(engine.presets)  # new indices and set points
         self.cfg = self.cfg.model_copy(update={"devices": cfg.devices, "drivers": cfg.drivers})
         for dcfg in cfg.drivers:
             self._start_driver(dcfg)
