@@ -88,6 +88,20 @@ def start(config: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
+def run_briefly(config: Path, notify: NotifySocket) -> str:
+    """Start the daemon, let it tick, stop it cleanly; its output."""
+    proc = start(config, {"NOTIFY_SOCKET": str(notify.path)})
+    try:
+        notify.wait_for("READY=1")
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, output
+    return output
+
+
 def test_ready_watchdog_reload_and_a_clean_stop_that_loses_no_reading(
     tmp_path: Path, notify: NotifySocket
 ) -> None:
@@ -138,15 +152,7 @@ def test_a_corrupt_outbox_is_moved_aside_and_the_gateway_runs_on(
     config.write_text(config_text(state, ["kitchen-gas-1"]))
     state.mkdir()
     (state / "outbox.sqlite").write_bytes(b"\x00garbage after a power cut\xff" * 400)
-    proc = start(config, {"NOTIFY_SOCKET": str(notify.path)})
-    try:
-        notify.wait_for("READY=1")
-        time.sleep(0.5)
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=20)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, output
+    output = run_briefly(config, notify)
     moved = list(state.glob("outbox.sqlite.corrupt-*"))
     assert len(moved) == 1
     assert moved[0].read_bytes().startswith(b"\x00garbage after a power cut")
@@ -183,20 +189,6 @@ def test_the_daemon_serves_its_api_on_localhost_when_enabled(
     finally:
         proc.kill()
     assert proc.returncode == 0, output
-
-
-def run_briefly(config: Path, notify: NotifySocket) -> str:
-    """Start the daemon, let it tick, stop it cleanly; its output."""
-    proc = start(config, {"NOTIFY_SOCKET": str(notify.path)})
-    try:
-        notify.wait_for("READY=1")
-        time.sleep(0.5)
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=20)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, output
-    return output
 
 
 def test_ledger_events_written_while_the_daemon_was_down_reach_the_outbox_once(
