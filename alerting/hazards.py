@@ -20,7 +20,7 @@ from alerting.payload import req as _req
 from alerting.payload import string_list as _string_list
 from alerting.payload import strings as _strings
 from alerting.records import (
-    Delivery,
+    DeliveryAttempt,
     EscalationState,
     EscalationStep,
     Hazard,
@@ -237,13 +237,13 @@ def _on_overdue(state: Projection, event: LedgerEvent) -> None:
 def _on_delivery(state: Projection, event: LedgerEvent) -> None:
     p = event.payload
     state.get(_number(event)).deliveries.append(
-        Delivery(
-            at_ns=event.ts_ns, channel=_req(p, "channel", str),
+        DeliveryAttempt(
+            number=_number(event), channel=_req(p, "channel", str),
             recipients=tuple(_string_list(p, "recipients", event.seq)),
             step=_req(p, "step", int), round=_req(p, "round", int),
             repeat=_req(p, "repeat", int), attempt=_req(p, "attempt", int),
             ok=_req(p, "ok", bool), retryable=_req(p, "retryable", bool),
-            detail=_opt(p, "detail", str) or "", actor=event.actor,
+            detail=_opt(p, "detail", str) or "", actor=event.actor, ts_ns=event.ts_ns,
         )
     )  # fmt: skip
 

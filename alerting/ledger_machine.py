@@ -12,7 +12,14 @@ from dataclasses import asdict, dataclass
 
 from alerting.flood import Flood
 from alerting.hazards import Projection
-from alerting.records import Draft, EscalationState, EscalationStep, Hazard, LedgerEvent
+from alerting.records import (
+    DeliveryAttempt,
+    Draft,
+    EscalationState,
+    EscalationStep,
+    Hazard,
+    LedgerEvent,
+)
 from alerting.vocabulary import ANONYMOUS, EventType, Grade, Json, Kind, Source, iso_utc
 from gateway.errors import LedgerError
 
@@ -232,38 +239,26 @@ class MachineRecords(LedgerCore):
 
         return self._append(decide)
 
-    def record_delivery(
-        self,
-        number: str,
-        *,
-        channel: str,
-        recipients: tuple[str, ...],
-        step: int,
-        round: int,
-        repeat: int,
-        attempt: int,
-        ok: bool,
-        retryable: bool,
-        detail: str,
-        actor: str,
-        ts_ns: int,
-    ) -> LedgerEvent:
+    def record_delivery(self, attempt: DeliveryAttempt) -> LedgerEvent:
         """One attempt of one channel to carry one notification; failures are recorded too."""
-        if not channel.strip():
+        a = attempt  # short: every line below reads it
+        if not a.channel.strip():
             raise LedgerError("a delivery names its channel")
-        if attempt < 1 or step < -1 or round < 0 or repeat < 0:
+        if a.attempt < 1 or a.step < -1 or a.round < 0 or a.repeat < 0:
             raise LedgerError(
-                f"delivery numbers out of range: {step=} {round=} {repeat=} {attempt=}"
+                f"delivery numbers out of range: step={a.step} round={a.round}"
+                f" repeat={a.repeat} attempt={a.attempt}"
             )
-        payload: Json = {"channel": channel, "recipients": list(recipients), "step": step}
-        payload.update(round=round, repeat=repeat, attempt=attempt, ok=ok, retryable=retryable)
-        payload["detail"] = detail
-        outcome = "delivered" if ok else "failed, " + ("will retry" if retryable else "final")
-        reason = f"{channel} attempt {attempt}: {outcome}" + (f" ({detail})" if detail else "")
+        payload: Json = {"channel": a.channel, "recipients": list(a.recipients), "step": a.step}
+        payload.update(round=a.round, repeat=a.repeat, attempt=a.attempt, ok=a.ok)
+        payload.update(retryable=a.retryable, detail=a.detail)
+        outcome = "delivered" if a.ok else "failed, " + ("will retry" if a.retryable else "final")
+        detail = f" ({a.detail})" if a.detail else ""
+        reason = f"{a.channel} attempt {a.attempt}: {outcome}{detail}"
 
         def decide(state: Projection) -> Draft:
-            state.get(number)
-            return Draft(ts_ns, actor, EventType.DELIVERY, number, payload, reason)
+            state.get(a.number)
+            return Draft(a.ts_ns, a.actor, EventType.DELIVERY, a.number, payload, reason)
 
         return self._append(decide)
 

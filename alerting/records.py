@@ -176,10 +176,15 @@ class Review:
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """One attempt of one channel to carry one notification (failed attempts included)."""
+class DeliveryAttempt:
+    """One attempt of one channel to carry one notification (failed attempts included).
 
-    at_ns: int
+    `step` is the notification's escalation level (-1: everyone told so far); `attempt` counts
+    from 1. One type for the pipeline, its `record` callable, `Ledger.record_delivery` and the
+    entry's list of deliveries.
+    """
+
+    number: str
     channel: str
     recipients: tuple[str, ...]
     step: int
@@ -190,10 +195,12 @@ class Delivery:
     retryable: bool
     detail: str
     actor: str
+    ts_ns: int
 
     def to_json(self) -> Json:
+        """The entry's view (the hazard is the entry): as recorded, without its number."""
         return {
-            "at": iso_utc(self.at_ns), "channel": self.channel,
+            "at": iso_utc(self.ts_ns), "channel": self.channel,
             "recipients": list(self.recipients), "step": self.step, "round": self.round,
             "repeat": self.repeat, "attempt": self.attempt, "ok": self.ok,
             "retryable": self.retryable, "detail": self.detail, "actor": self.actor,
@@ -238,7 +245,7 @@ class Hazard:
     supervision: Supervision | None = None
     notes: list[Note] = field(default_factory=list)
     reviews: list[Review] = field(default_factory=list)
-    deliveries: list[Delivery] = field(default_factory=list)
+    deliveries: list[DeliveryAttempt] = field(default_factory=list)
     first_acknowledged_at_ns: int | None = None  # never cleared: time to acknowledge
     rectifying_since_ns: int | None = None
     review_requested_at_ns: int | None = None

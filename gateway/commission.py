@@ -32,6 +32,7 @@ from alerting.notify.build import build_pipeline
 from alerting.notify.config import GroupingConfig
 from alerting.notify.pipeline import NotifyPipeline
 from alerting.presets import Preset
+from alerting.records import DeliveryAttempt
 from alerting.rules import FAULTS, Condition, meaning
 from alerting.vocabulary import iso_utc
 from gateway.clock import Clock
@@ -160,16 +161,10 @@ class _Deliveries:
         self.ledger = ledger
         self.seen: dict[tuple[str, str], list[tuple[bool, bool, str]]] = {}
 
-    async def __call__(
-        self, number: str, *, channel: str, recipients: tuple[str, ...], step: int, round: int,
-        repeat: int, attempt: int, ok: bool, retryable: bool, detail: str, actor: str,
-        ts_ns: int,
-    ) -> None:  # fmt: skip
-        self.ledger.record_delivery(
-            number, channel=channel, recipients=recipients, step=step, round=round, repeat=repeat,
-            attempt=attempt, ok=ok, retryable=retryable, detail=detail, actor=actor, ts_ns=ts_ns,
-        )  # fmt: skip
-        self.seen.setdefault((number, channel), []).append((ok, retryable, detail))
+    async def __call__(self, attempt: DeliveryAttempt) -> None:
+        self.ledger.record_delivery(attempt)
+        tries = self.seen.setdefault((attempt.number, attempt.channel), [])
+        tries.append((attempt.ok, attempt.retryable, attempt.detail))
 
     def settled(self, number: str, channel: str) -> bool:
         tries = self.seen.get((number, channel), [])

@@ -21,52 +21,21 @@ from typing import Protocol, runtime_checkable
 from alerting.notify import Notification, Notifier, NotifyError
 from alerting.notify.config import ALL_KINDS, RetryConfig
 from alerting.notify.grouping import GroupKey, group_key, merge
+from alerting.records import DeliveryAttempt
 from gateway.clock import Clock
 
 log = logging.getLogger("hazgw.notify")
 TIMEOUT_GRACE_S = 1.0  # the channel's own timeout should fire first; this is the backstop
 
 
-class RecordDelivery(Protocol):
-    """Records one attempt in the ledger (the lead's callable, run on the database thread)."""
-
-    def __call__(
-        self,
-        number: str,
-        *,
-        channel: str,
-        recipients: tuple[str, ...],
-        step: int,
-        round: int,
-        repeat: int,
-        attempt: int,
-        ok: bool,
-        retryable: bool,
-        detail: str,
-        actor: str,
-        ts_ns: int,
-    ) -> Awaitable[None]: ...
+# Records one attempt in the ledger (the lead's callable, run on the database thread).
+RecordDelivery = Callable[[DeliveryAttempt], Awaitable[None]]
 
 
 class DeliveryLedger(Protocol):
     """The ledger's side (alerting/ledger.py `Ledger.record_delivery`), synchronous."""
 
-    def record_delivery(
-        self,
-        number: str,
-        *,
-        channel: str,
-        recipients: tuple[str, ...],
-        step: int,
-        round: int,
-        repeat: int,
-        attempt: int,
-        ok: bool,
-        retryable: bool,
-        detail: str,
-        actor: str,
-        ts_ns: int,
-    ) -> object: ...
+    def record_delivery(self, attempt: DeliveryAttempt) -> object: ...
 
 
 RunDb = Callable[[Callable[[], object]], Awaitable[object]]
@@ -75,28 +44,8 @@ RunDb = Callable[[Callable[[], object]], Awaitable[object]]
 def ledger_recorder(ledger: DeliveryLedger, run_db: RunDb) -> RecordDelivery:
     """`record` for the pipeline: each attempt written through `run_db` (the database thread)."""
 
-    async def record(
-        number: str,
-        *,
-        channel: str,
-        recipients: tuple[str, ...],
-        step: int,
-        round: int,
-        repeat: int,
-        attempt: int,
-        ok: bool,
-        retryable: bool,
-        detail: str,
-        actor: str,
-        ts_ns: int,
-    ) -> None:
-        await run_db(
-            lambda: ledger.record_delivery(
-                number, channel=channel, recipients=recipients, step=step, round=round,
-                repeat=repeat, attempt=attempt, ok=ok, retryable=retryable, detail=detail,
-                actor=actor, ts_ns=ts_ns,
-            )
-        )  # fmt: skip
+    async def record(attempt: DeliveryAttempt) -> None:
+        await run_db(lambda: ledger.record_delivery(attempt))
 
     return record
 
@@ -319,12 +268,12 @@ class ChannelWorker:
         ts_ns = self.clock.wall_ns()
         for m in message.members:
             try:
-                await self.record(
-                    m.number, channel=self.name, recipients=message.recipients,
+                await self.record(DeliveryAttempt(
+                    number=m.number, channel=self.name, recipients=message.recipients,
                     step=m.step, round=m.round, repeat=m.repeat, attempt=attempt,
                     ok=outcome.ok, retryable=outcome.retryable, detail=outcome.detail,
                     actor=self.actor, ts_ns=ts_ns,
-                )  # fmt: skip
+                ))  # fmt: skip
             except Exception:
                 # The ledger refusing a record must not stop the siren or the next attempt.
                 log.exception("%s: could not record the delivery of %s", self.name, m.number)

@@ -4,8 +4,8 @@
   Mosquitto zone topic and the relay module on a pty, still fires, and without waiting for it.
 - An unreachable webhook (closed port) is retried with backoff, every attempt recorded as failed
   and retryable, and delivered once the receiver comes up on that port.
-The ledger side is an in-memory list with the exact `record_delivery` keywords (the ledger's own
-table is tested with the ledger); the daemon passes `ledger_recorder(ledger, run_db)`.
+The ledger side is an in-memory list of the `DeliveryAttempt`s the ledger would get (the ledger's
+own table is tested with the ledger); the daemon passes `ledger_recorder(ledger, run_db)`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import aiomqtt
 from alerting.notify.build import build_channels
 from alerting.notify.config import NotifyConfig
 from alerting.notify.pipeline import NotifyPipeline
+from alerting.records import DeliveryAttempt
 from gateway.clock import SystemClock
 from tests.conftest import PtyPair
 from tests.integration.servers import MosquittoServer, free_port
@@ -38,13 +39,13 @@ FAST_RETRY = {"initial_s": 0.05, "max_s": 0.2, "multiplier": 2, "jitter": 0.5}
 
 @dataclass
 class Records:
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[DeliveryAttempt] = field(default_factory=list)
 
-    async def __call__(self, number: str, **fields: Any) -> None:
-        self.rows.append({"number": number, **fields})
+    async def __call__(self, attempt: DeliveryAttempt) -> None:
+        self.rows.append(attempt)
 
-    def of(self, channel: str) -> list[dict[str, Any]]:
-        return [r for r in self.rows if r["channel"] == channel]
+    def of(self, channel: str) -> list[DeliveryAttempt]:
+        return [r for r in self.rows if r.channel == channel]
 
 
 def build(channels: list[dict[str, Any]], records: Records) -> NotifyPipeline:
@@ -88,13 +89,13 @@ def test_local_annunciation_fires_while_the_webhook_hangs(
             local_done = lambda: len(records.of("mqtt")) == len(records.of("serial_relay")) == 1  # noqa: E731
             await until(local_done, "both local deliveries recorded")
             # Both local channels are done while the webhook's first attempt is still hanging.
-            assert [r["ok"] for r in records.of("mqtt")] == [True]
-            assert [r["ok"] for r in records.of("serial_relay")] == [True]
+            assert [r.ok for r in records.of("mqtt")] == [True]
+            assert [r.ok for r in records.of("serial_relay")] == [True]
             assert records.of("webhook") == []
             wan.release.set()
             assert await pipeline.drain(timeout_s=WAIT_S) == 0
             await task
-        assert [r["ok"] for r in records.of("webhook")] == [True]
+        assert [r.ok for r in records.of("webhook")] == [True]
         assert wan.received[0].signed
 
     try:
@@ -119,7 +120,7 @@ def test_an_unreachable_webhook_is_retried_and_recorded_until_the_receiver_is_up
         pipeline.submit(note(1, kind="gas", level=2))
         await until(lambda: len(records.rows) >= 3, "three failed attempts")
         receiver.start()
-        await until(lambda: any(r["ok"] for r in records.rows), "delivery after the receiver")
+        await until(lambda: any(r.ok for r in records.rows), "delivery after the receiver")
         assert await pipeline.drain(timeout_s=WAIT_S) == 0
         await task
 
@@ -128,11 +129,11 @@ def test_an_unreachable_webhook_is_retried_and_recorded_until_the_receiver_is_up
     finally:
         receiver.stop()
     *failed, done = records.rows
-    assert [r["attempt"] for r in records.rows] == list(range(1, len(records.rows) + 1))
-    assert all(not r["ok"] and r["retryable"] for r in failed)
-    assert all("webhook http://127.0.0.1" in r["detail"] for r in failed)
-    assert (done["ok"], done["number"], done["channel"]) == (True, note(1).number, "webhook")
-    assert {r["actor"] for r in records.rows} == {"gateway:gw01/notify"}
+    assert [r.attempt for r in records.rows] == list(range(1, len(records.rows) + 1))
+    assert all(not r.ok and r.retryable for r in failed)
+    assert all("webhook http://127.0.0.1" in r.detail for r in failed)
+    assert (done.ok, done.number, done.channel) == (True, note(1).number, "webhook")
+    assert {r.actor for r in records.rows} == {"gateway:gw01/notify"}
     assert len(receiver.received) == 1
     assert receiver.received[0].signed
 
@@ -157,6 +158,6 @@ def test_apprise_through_the_pipeline_records_each_person() -> None:
     finally:
         receiver.stop()
     assert sorted(r.path for r in receiver.received) == ["/sms/li.na", "/sms/wang.wei"]
-    assert sorted((r["recipients"], r["ok"]) for r in records.rows) == [
+    assert sorted((r.recipients, r.ok) for r in records.rows) == [
         (("li.na",), True), (("wang.wei",), True),
     ]  # fmt: skip

@@ -21,6 +21,7 @@ from alerting.ledger import Ledger
 from alerting.notify import Notification
 from alerting.notify.delivery import Channel, ChannelPolicy
 from alerting.notify.pipeline import NotifyPipeline
+from alerting.records import DeliveryAttempt
 from gateway.clock import LoopClock
 from gateway.config import parse_config
 from gateway.engine import Engine
@@ -69,7 +70,7 @@ class Probe:
         self.sent.append((self.clock.monotonic(), notification))
 
 
-async def no_record(number: str, **fields: object) -> None:
+async def no_record(attempt: DeliveryAttempt) -> None:
     """Deliveries are not written to the ledger here: the escalation steps are what we read."""
 
 

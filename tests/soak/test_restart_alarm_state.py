@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alerting.alarms import AlarmKey, AlarmState
+from alerting.records import DeliveryAttempt
 from tests.soak.test_clock_jumps import T0, Site
 
 S = 1_000_000_000
@@ -92,11 +93,11 @@ def delivered(site: Site) -> None:
     """What the notify pipeline records once a channel has carried each step told so far."""
     for hazard in site.ledger.hazards():
         for step in hazard.escalation.steps:
-            site.ledger.record_delivery(
+            site.ledger.record_delivery(DeliveryAttempt(
                 hazard.number, channel="log", recipients=step.recipients, step=step.level,
                 round=step.round, repeat=step.repeat, attempt=1, ok=True, retryable=False,
                 detail="", actor="gateway:gw01/notify", ts_ns=step.ts_ns,
-            )  # fmt: skip
+            ))  # fmt: skip
 
 
 def test_a_restart_keeps_escalating_a_restored_alarm(tmp_path: Path) -> None:

@@ -73,6 +73,7 @@ CHILD = textwrap.dedent(
     import sys
     from pathlib import Path
     from alerting.ledger import Ledger
+    from alerting.records import DeliveryAttempt
     from alerting.vocabulary import Grade, Kind
     from gateway.model import Identity
 
@@ -90,10 +91,10 @@ CHILD = textwrap.dedent(
         elif i % 3 == 1:
             seq = ledger.acknowledge(number, by="wang", ts_ns=t).seq
         else:
-            seq = ledger.record_delivery(
+            seq = ledger.record_delivery(DeliveryAttempt(
                 number, channel="log", recipients=("wang",), step=0, round=0, repeat=0,
                 attempt=1, ok=True, retryable=False, detail="", actor="gw", ts_ns=t,
-            ).seq
+            )).seq
         print(seq, flush=True)  # the append returned: it must survive
     """
 )

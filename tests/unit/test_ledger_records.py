@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from alerting.escalation import EscalationLevel, EscalationPolicy, due_steps
 from alerting.ledger import EscalationStep, Ledger
+from alerting.records import DeliveryAttempt
 from alerting.vocabulary import Disposition, Grade, Kind, Source, Status
 from gateway.errors import LedgerError
 from gateway.telemetry import ledger_line
@@ -96,11 +97,11 @@ def test_a_finding_without_a_zone_owner_has_no_responsible_until_assigned(ledger
 
 # ---- deliveries ----------------------------------------------------------------------------
 def deliver(ledger: Ledger, number: str, attempt: int, *, ok: bool, ts_ns: int) -> None:
-    ledger.record_delivery(
+    ledger.record_delivery(DeliveryAttempt(
         number, channel="webhook:duty", recipients=("wang",), step=0, round=0, repeat=0,
         attempt=attempt, ok=ok, retryable=not ok, detail="" if ok else "connection refused",
         actor="gateway:gw01", ts_ns=ts_ns,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def test_every_delivery_attempt_is_kept_failed_ones_included(ledger: Ledger) -> None:
@@ -139,10 +140,10 @@ def test_deliveries_that_cannot_be_true_are_refused(
 ) -> None:
     real = gas_alarm(ledger)
     with pytest.raises(LedgerError, match=match):
-        ledger.record_delivery(
+        ledger.record_delivery(DeliveryAttempt(
             number or real, channel=channel, recipients=("wang",), step=0, round=0, repeat=0,
             attempt=attempt, ok=True, retryable=False, detail="", actor="gw", ts_ns=T0,
-        )  # fmt: skip
+        ))  # fmt: skip
 
 
 # ---- drills --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 import looptime
@@ -21,6 +21,7 @@ from alerting.notify import Notification, NotifyError
 from alerting.notify.config import GroupingConfig, RetryConfig
 from alerting.notify.delivery import Channel, ChannelPolicy, backoff_s, ledger_recorder
 from alerting.notify.pipeline import NotifyPipeline
+from alerting.records import DeliveryAttempt
 from gateway.clock import LoopClock
 from tests.unit.test_notify_grouping import T0, note
 
@@ -43,8 +44,8 @@ class Records:
     clock: LoopClock
     rows: list[dict[str, Any]] = field(default_factory=list)
 
-    async def __call__(self, number: str, **fields: Any) -> None:
-        self.rows.append({"number": number, "at": self.clock.monotonic(), **fields})
+    async def __call__(self, attempt: DeliveryAttempt) -> None:
+        self.rows.append({"at": self.clock.monotonic(), **asdict(attempt)})
 
     def of(self, channel: str) -> list[dict[str, Any]]:
         return [r for r in self.rows if r["channel"] == channel]
@@ -348,7 +349,7 @@ def test_a_ledger_that_refuses_a_record_does_not_stop_delivery() -> None:
     async def main(clock: LoopClock) -> None:
         siren = Probe("siren", clock)
 
-        async def broken(number: str, **fields: Any) -> None:
+        async def broken(attempt: DeliveryAttempt) -> None:
             raise RuntimeError("database is locked")
 
         p = NotifyPipeline([Channel(siren, LOCAL)], record=broken, clock=clock, actor="gw")
@@ -379,28 +380,33 @@ def test_an_unexpected_notifier_exception_is_retried() -> None:
 
 
 def test_ledger_recorder_writes_through_the_database_runner() -> None:
-    calls: list[tuple[str, dict[str, Any]]] = []
+    calls: list[tuple[bool, DeliveryAttempt]] = []
+    on_db_thread = False
 
     class Ledger:
-        def record_delivery(self, number: str, **fields: Any) -> object:
-            calls.append((number, fields))
+        def record_delivery(self, attempt: DeliveryAttempt) -> object:
+            calls.append((on_db_thread, attempt))
             return None
 
     async def run_db(fn: Callable[[], T]) -> T:
-        return fn()
+        nonlocal on_db_thread
+        on_db_thread = True
+        try:
+            return fn()
+        finally:
+            on_db_thread = False
 
     record = ledger_recorder(Ledger(), run_db)
-    row: dict[str, Any] = {
-        "channel": "mqtt", "recipients": ("a",), "step": 0, "round": 0, "repeat": 0,
-        "attempt": 1, "ok": True, "retryable": False, "detail": "delivered",
-        "actor": "gw", "ts_ns": T0,
-    }  # fmt: skip
+    attempt = DeliveryAttempt(
+        "YH-1", channel="mqtt", recipients=("a",), step=0, round=0, repeat=0, attempt=1,
+        ok=True, retryable=False, detail="delivered", actor="gw", ts_ns=T0,
+    )  # fmt: skip
 
     async def main() -> None:
-        await record("YH-1", **row)
+        await record(attempt)
 
     asyncio.run(main())
-    assert calls == [("YH-1", row)]
+    assert calls == [(True, attempt)]
 
 
 @pytest.mark.parametrize("attempt", [1, 2, 5, 10, 1000])

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alerting.ledger import Ledger
+from alerting.records import DeliveryAttempt
 from gateway.demo import demo_config
 from gateway.engine import Engine
 from gateway.model import Identity, ReadingBatch
@@ -47,11 +48,11 @@ def delivered(ledger: Ledger) -> None:
     step no channel ever tried is sent again after a restart: test_restart_alarm_state.py)."""
     for hazard in ledger.hazards():
         for step in hazard.escalation.steps:
-            ledger.record_delivery(
+            ledger.record_delivery(DeliveryAttempt(
                 hazard.number, channel="log", recipients=step.recipients, step=step.level,
                 round=step.round, repeat=step.repeat, attempt=1, ok=True, retryable=False,
                 detail="", actor="gateway:gw01/notify", ts_ns=step.ts_ns,
-            )  # fmt: skip
+            ))  # fmt: skip
 
 
 def test_a_restart_mid_escalation_resumes_at_the_next_level_without_repeats(
