@@ -45,7 +45,7 @@ from gateway.telemetry import (
     reading_lines,
     transition_line,
 )
-from gateway.wake import CrossingWatch
+from gateway.wake import WAKE_GAP_S, CrossingWatch
 
 if TYPE_CHECKING:
     from gateway.commands.service import CommandService
@@ -355,7 +355,7 @@ class Gateway:
 
     async def _engine_loop(self) -> None:
         tick = self.cfg.detection.tick_s
-        last_health = self.clock.monotonic()
+        last_health = last_step = self.clock.monotonic()
         next_at = last_health + tick
         last_day = None
         self._crossings = CrossingWatch(self._engine().presets)
@@ -364,8 +364,12 @@ class Gateway:
             # once, between beats. After an overrun the beat restarts from now (no burst).
             await sleep_unless(self.clock, self._wake, next_at - self.clock.monotonic())
             self._wake.clear()
-            if self.clock.monotonic() >= next_at:
-                next_at = max(next_at + tick, self.clock.monotonic())
+            now = self.clock.monotonic()
+            if now >= next_at:
+                next_at = max(next_at + tick, now)
+            elif now - last_step < WAKE_GAP_S:  # woken again right after a step: space them
+                await sleep_unless(self.clock, self.stopping, WAKE_GAP_S - (now - last_step))
+            last_step = self.clock.monotonic()
             if self._reload:
                 await self._do_reload()
             await self._tick()

@@ -3,10 +3,11 @@
 The engine evaluates every sensor once per tick (`detection.tick_s`, 1 s by default on a Pi), so
 an alarm would wait up to a tick for its step. The event loop looks at each batch as it is queued:
 one vectorised comparison of the new values against each sensor's first set point on either side
-(level 1, the A1 rule's lower level while rising, low). Only a crossing (a sensor that was not
-over before) wakes the engine; a value that stays over does not, so a flood costs a few extra
-steps, not one per reading. The engine still decides (deadband, on-delay, quality): a wake only
-brings its step forward.
+(level 1, the A1 rule's lower level while rising, low). Only a crossing wakes the engine: a
+sensor goes back under only below its set point less the deadband (as the detector does), so a
+value that stays over, or hovers at the set point, does not wake it again and again. The engine
+still decides (deadband, on-delay, quality): a wake only brings its step forward, and the daemon
+spaces woken steps at least WAKE_GAP_S apart, so a flood costs a few extra steps a second.
 """
 
 from __future__ import annotations
@@ -18,26 +19,34 @@ import numpy as np
 from alerting.presets import Preset
 from gateway.model import ReadingBatch
 
+WAKE_GAP_S = 0.02  # woken steps at most 50 a second, whatever the flood
+
+
+def _first(values: list[float], *, highest: bool) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    if not finite:
+        return -np.inf if highest else np.inf
+    return max(finite) if highest else min(finite)
+
 
 class CrossingWatch:
     def __init__(self, presets: Sequence[Preset]) -> None:
-        def first(values: list[float], pick: str) -> float:
-            finite = [v for v in values if np.isfinite(v)]
-            if not finite:
-                return np.inf if pick == "min" else -np.inf
-            return min(finite) if pick == "min" else max(finite)
-
-        self.high = np.array([first([p.level1, p.level1_when_rising], "min") for p in presets])
-        self.low = np.array([first([p.low, p.low_low], "max") for p in presets])
-        self.over = np.zeros(len(presets), dtype=bool)
+        lows = [[p.level1, p.level1_when_rising] for p in presets]
+        self.high = np.array([_first(v, highest=False) for v in lows])
+        self.low = np.array([_first([p.low, p.low_low], highest=True) for p in presets])
+        self.deadband = np.array([p.deadband if np.isfinite(p.deadband) else 0.0 for p in presets])
+        self.over_high = np.zeros(len(presets), dtype=bool)
+        self.over_low = np.zeros(len(presets), dtype=bool)
 
     def crossed(self, batch: ReadingBatch) -> bool:
         """Note the batch; True if a sensor in it went over a set point."""
         s, v = batch.sensor, batch.value
-        if len(s) == 0 or len(self.over) == 0:
+        if len(s) == 0 or len(self.high) == 0:
             return False
+        db, was_high, was_low = self.deadband[s], self.over_high[s], self.over_low[s]
         with np.errstate(invalid="ignore"):
-            over = (v >= self.high[s]) | (v <= self.low[s])
-        crossing = bool((over & ~self.over[s]).any())
-        self.over[s] = over
+            high = (v >= self.high[s]) | (was_high & (v >= self.high[s] - db))
+            low = (v <= self.low[s]) | (was_low & (v <= self.low[s] + db))
+        crossing = bool((high & ~was_high).any() or (low & ~was_low).any())
+        self.over_high[s], self.over_low[s] = high, low
         return crossing

@@ -32,6 +32,12 @@ def test_a_crossing_wakes_once_and_a_value_that_stays_over_does_not() -> None:
     assert watch.crossed(batch({0: 25.0}))  # over again: a new crossing
 
 
+def test_a_value_hovering_at_the_set_point_wakes_once_until_it_falls_past_the_deadband() -> None:
+    watch = CrossingWatch([GAS])  # level 1 at 20, deadband 2
+    woke = [watch.crossed(batch({0: v})) for v in (20.1, 19.9, 20.2, 18.5, 20.0, 17.9, 20.0)]
+    assert woke == [True, False, False, False, False, False, True]
+
+
 def test_the_low_side_and_the_lower_level_while_rising_count_too() -> None:
     watch = CrossingWatch([OXYGEN, HEAT])
     assert not watch.crossed(batch({0: 20.9, 1: 21.0}))
