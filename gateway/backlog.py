@@ -54,6 +54,7 @@ class LedgerBacklog:
         self.failing = True
 
     def caught_up(self) -> None:
+        """A write went through; the ledger counts as writable once nothing waits."""
         if self.failing and not len(self):
             log.warning("ledger writable again; %d record(s) written late", self.late)
             self.failing, self.late = False, 0

@@ -524,6 +524,7 @@ class Engine:
                 if early:  # in order: nothing overtakes a step that waits
                     raise LedgerStorageError("steps before this one wait for the ledger")
                 self.ledger.record_escalation(number, step, actor=f"gateway:{self.ident.gateway}")
+                self.backlog.caught_up()
             except LedgerStorageError as exc:
                 self.backlog.failed(exc)
                 early = self.backlog.steps.setdefault(number, [])
@@ -696,6 +697,8 @@ class Engine:
         except LedgerStorageError as exc:
             self.backlog.failed(exc)
             self.backlog.transitions.append(pending)
+            return
+        self.backlog.caught_up()  # a write went through: if it was failing, it is not now
 
     def _write_transition(self, p: PendingTransition) -> None:
         tr = p.tr
@@ -736,6 +739,8 @@ class Engine:
     def _catch_up(self, now_ns: int, out: StepResult) -> None:
         """Write what waits, oldest first; stop at the first failure (the disk is still full)."""
         b = self.backlog
+        if not len(b):
+            return  # only unqueued writes failed (a deadline step, a flood record): wait for one
         try:
             for key, (m, cond, e) in list(b.unraised.items()):
                 alarm = self.alarms.get(key)
