@@ -369,13 +369,16 @@ def _move(hazard: Hazard, p: Json) -> None:
 
 
 def _audit_only(state: Projection, event: LedgerEvent) -> None:
-    """Events about the alarm system rather than one entry (an alarm flood): the trail only."""
+    """Events about the alarm system rather than one entry (an alarm flood, a detector out of
+    service, a shelf): the trail only; the engine reads the last two back after a restart."""
 
 
 _HANDLERS: dict[EventType, Callable[[Projection, LedgerEvent], None]] = {
     EventType.REGISTERED: _on_registered,
     EventType.ALARM_FLOOD: _audit_only,
     EventType.ALARM_FLOOD_ENDED: _audit_only,
+    EventType.DEVICE_SERVICE: _audit_only,
+    EventType.ALARM_SHELF: _audit_only,
     EventType.OCCURRENCE: _on_occurrence,
     EventType.ALARM_TRANSITION: _on_alarm_transition,
     EventType.ESCALATION: _on_escalation,

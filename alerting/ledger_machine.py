@@ -206,6 +206,37 @@ class MachineRecords(LedgerCore):
             reason += "one by one"
         return self._append(lambda _state: Draft(ts_ns, actor, kind, None, payload, reason))
 
+    def record_service(
+        self, device: str, *, in_service: bool, by: str, ts_ns: int, owner: str = "",
+        reason: str = "",
+    ) -> LedgerEvent:  # fmt: skip
+        """A detector taken out of service (a coverage gap: who, why, who brings it back) or
+        returned to service."""
+        payload: Json = {"device": device, "in_service": in_service}
+        if in_service:
+            text = f"{device} returned to service"
+        else:
+            payload.update(owner=owner, reason=reason)
+            text = f"{device} out of service: {reason} (owner {owner})"
+        return self._append(
+            lambda _state: Draft(ts_ns, by, EventType.DEVICE_SERVICE, None, payload, text)
+        )
+
+    def record_shelf(
+        self, alarm_key: str, *, by: str, ts_ns: int, until_ns: int | None = None,
+        reason: str = "",
+    ) -> LedgerEvent:  # fmt: skip
+        """An alarm shelved until `until_ns` (why), or unshelved (`until_ns` None)."""
+        payload: Json = {"alarm_key": alarm_key, "shelved": until_ns is not None}
+        if until_ns is None:
+            text = f"{alarm_key} unshelved"
+        else:
+            payload.update(until=iso_utc(until_ns), until_ns=until_ns, reason=reason)
+            text = f"{alarm_key} shelved until {iso_utc(until_ns)[:19]}Z: {reason}"
+        return self._append(
+            lambda _state: Draft(ts_ns, by, EventType.ALARM_SHELF, None, payload, text)
+        )
+
     def record_escalation(self, number: str, step: EscalationStep, *, actor: str) -> LedgerEvent:
         """Record that `step` is being notified; refused once acknowledged, closed or recorded."""
 

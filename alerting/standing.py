@@ -1,4 +1,5 @@
-"""The alarms a restart finds standing: the latest state of each alarm on the ledger's entries.
+"""What a restart finds standing in the ledger: the latest state of each alarm on the entries it
+fed, and the detectors people took out of service and the alarms they shelved.
 
 The ledger records every alarm transition on the entry the alarm feeds (evidence["alarm_states"]),
 so a restarted engine can put its alarms back where they were instead of starting them at normal
@@ -10,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from alerting.alarms import ANNUNCIATED, AlarmKey, AlarmState
-from alerting.records import Hazard
+from alerting.alarms import ANNUNCIATED, AlarmKey, AlarmState, Service, Shelf
+from alerting.records import Hazard, LedgerEvent
+from alerting.vocabulary import EventType
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +53,26 @@ def _state(value: object) -> AlarmState | None:
         return AlarmState(value)
     except ValueError:
         return None
+
+
+def people_overlays(
+    events: Iterable[LedgerEvent], now_ns: int
+) -> tuple[dict[str, Service], dict[AlarmKey, Shelf]]:
+    """The detectors out of service and the alarms shelved (shelves not yet expired) as people's
+    last `device_service` and `alarm_shelf` records left them."""
+    services: dict[str, Service] = {}
+    shelves: dict[AlarmKey, Shelf] = {}
+    for e in events:
+        p = e.payload
+        if e.type == EventType.DEVICE_SERVICE:
+            device = str(p.get("device", ""))
+            services.pop(device, None)
+            if not p.get("in_service"):
+                reason, owner = str(p.get("reason", "")), str(p.get("owner", ""))
+                services[device] = Service(e.actor, owner, reason, e.ts_ns)
+        elif e.type == EventType.ALARM_SHELF and (key := parse_key(str(p.get("alarm_key")))):
+            shelves.pop(key, None)
+            until = p.get("until_ns")
+            if p.get("shelved") and isinstance(until, int) and until > now_ns:
+                shelves[key] = Shelf(e.actor, str(p.get("reason", "")), e.ts_ns, until)
+    return services, shelves

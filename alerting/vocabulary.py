@@ -150,6 +150,8 @@ class EventType(StrEnum):
     DRILL_ACKNOWLEDGED = "drill_acknowledged"
     ALARM_FLOOD = "alarm_flood"  # a zone floods: its notifications are grouped from now on
     ALARM_FLOOD_ENDED = "alarm_flood_ended"
+    DEVICE_SERVICE = "device_service"  # a detector taken out of service or returned, and why
+    ALARM_SHELF = "alarm_shelf"  # an alarm shelved (until when, why) or unshelved
 
 
 def iso_utc(ts_ns: int) -> str:

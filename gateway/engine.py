@@ -45,7 +45,7 @@ from alerting.rules import (
     meaning,
     title,
 )
-from alerting.standing import standing_alarms
+from alerting.standing import people_overlays, standing_alarms
 from alerting.topology import Link, LinkState, Topology
 from alerting.vocabulary import iso_utc
 from drivers.base import DriverStatus
@@ -158,6 +158,24 @@ class Engine:
             if alarm.active:
                 mark()
                 self._held[key] = now_ns + int(hold_s * NS)
+        self._restore_people_overlays(now_ns)
+
+    def _restore_people_overlays(self, now_ns: int) -> None:
+        """Detectors out of service stay out, shelves stay on until they expire: people's
+        records in the ledger say so (a restart must not quietly undo a person's decision)."""
+        services, shelves = people_overlays(self.ledger.events(), now_ns)
+        for device, service in services.items():
+            if device in self.registry.by_device:
+                self.alarms.out_of_service[device] = service
+                key = AlarmKey(device, Condition.SERVICE.value)
+                self.alarms.ensure(key, latching=False)
+                oos = frozenset({S.OUT_OF_SERVICE})
+                self.alarms.sync(key, active=False, overlays=oos, ts_ns=now_ns, latching=False)
+        for key, shelf in shelves.items():
+            sensor, cond = self.registry.by_device.get(key.device), _condition(key.condition)
+            if sensor is not None and cond is not None:
+                latching = meaning(sensor.sensor_class, cond).latching
+                self.alarms.ensure(key, latching=latching).shelf = shelf
 
     def _undelivered(self, now_ns: int) -> list[Notification]:
         """The latest step of each escalating ladder that no channel ever tried to deliver: the
@@ -626,20 +644,27 @@ class Engine:
         limit = self.cfg.detection.shelve_max_s
         if not 0 < duration_s <= limit:
             raise ValueError(f"shelve for more than 0 and at most {limit:g} s, not {duration_s:g}")
+        if not reason.strip():
+            raise ValueError("shelving needs a reason")
         sensor, cond = self._sensor(device), Condition(condition)
         latching = meaning(sensor.sensor_class, cond).latching
         until = now_ns + int(duration_s * NS)
         key = AlarmKey(device, cond.value)
+        self.ledger.record_shelf(
+            str(key), by=by, ts_ns=now_ns, until_ns=until, reason=reason.strip()
+        )  # recorded first: a shelf the ledger does not hold would not survive a restart
         self.alarms.shelve(
             key, latching=latching, by=by, reason=reason, now_ns=now_ns, until_ns=until
         )
         return self._resync(sensor, [cond], now_ns, by)
 
     def unshelve(self, device: str, condition: str, *, by: str, now_ns: int) -> StepResult:
-        alarm = self.alarms.get(AlarmKey(device, condition))
+        sensor, key = self._sensor(device), AlarmKey(device, Condition(condition).value)
+        self.ledger.record_shelf(str(key), by=by, ts_ns=now_ns)
+        alarm = self.alarms.get(key)
         if alarm is not None:
             alarm.shelf = None
-        return self._resync(self._sensor(device), [Condition(condition)], now_ns, by)
+        return self._resync(sensor, [Condition(condition)], now_ns, by)
 
     def _expire_shelves(self, now_ns: int, out: StepResult) -> None:
         for alarm in self.alarms.expired_shelves(now_ns):
@@ -654,11 +679,18 @@ class Engine:
     ) -> StepResult:
         """Take a detector out of service: no alarms from it, shown as a coverage gap."""
         sensor = self._sensor(device)
+        if not reason.strip() or not owner.strip():
+            raise ValueError("out of service needs a reason and an owner")
+        self.ledger.record_service(
+            device, in_service=False, by=by, ts_ns=now_ns, owner=owner.strip(),
+            reason=reason.strip(),
+        )  # fmt: skip
         self.alarms.remove_from_service(device, by=by, owner=owner, reason=reason, now_ns=now_ns)
         return self._resync(sensor, None, now_ns, by)
 
     def return_to_service(self, device: str, *, by: str, now_ns: int) -> StepResult:
         sensor = self._sensor(device)
+        self.ledger.record_service(device, in_service=True, by=by, ts_ns=now_ns)
         self.alarms.out_of_service.pop(device, None)
         return self._resync(sensor, None, now_ns, by)
 

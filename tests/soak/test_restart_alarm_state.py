@@ -127,3 +127,58 @@ def test_a_step_a_channel_tried_is_not_sent_again_after_a_restart(tmp_path: Path
     delivered(before)
     after = restarted(before, tmp_path)
     assert after.run(range(10, 100)) == []
+
+
+def test_a_detector_out_of_service_stays_out_across_a_restart_with_who_and_why(
+    tmp_path: Path,
+) -> None:
+    before = Site(tmp_path)
+    before.gas = 0.5
+    before.run(range(5))
+    before.engine.remove_from_service(
+        "kitchen-gas-1", by="li.na", owner="zhao.lei", reason="sensor head replaced",
+        now_ns=T0 + 5 * S,
+    )  # fmt: skip
+    after = restarted(before, tmp_path)
+    service = after.engine.alarms.out_of_service["kitchen-gas-1"]
+    assert (service.by, service.owner, service.reason) == (
+        "li.na",
+        "zhao.lei",
+        "sensor head replaced",
+    )
+    after.gas = 30.0  # the head reads over level 1 while nobody trusts it
+    assert after.run(range(10, 60)) == []  # a coverage gap, not an alarm
+    assert after.ledger.hazards() == []
+    (record,) = [e for e in after.ledger.events() if e.type == "device_service"]
+    assert (record.actor, record.payload["owner"]) == ("li.na", "zhao.lei")
+
+
+def test_a_shelf_survives_a_restart_until_it_expires(tmp_path: Path) -> None:
+    before = Site(tmp_path)
+    before.gas = 0.5
+    before.run(range(5))
+    before.engine.shelve(
+        "kitchen-gas-1", "level1", by="li.na", reason="calibration gas on the head",
+        duration_s=60, now_ns=T0 + 5 * S,
+    )  # fmt: skip
+    after = restarted(before, tmp_path)
+    after.gas = 30.0
+    assert after.run(range(10, 60)) == []  # shelved: held back
+    assert after.run(range(60, 75)) == ["duty officer"]  # expired at 65 s: annunciated anew
+
+
+def test_returning_to_service_and_unshelving_are_remembered_too(tmp_path: Path) -> None:
+    before = Site(tmp_path)
+    before.gas = 0.5
+    before.run(range(5))
+    engine, now = before.engine, T0 + 5 * S
+    engine.remove_from_service(
+        "kitchen-gas-1", by="li.na", owner="zhao.lei", reason="x", now_ns=now
+    )
+    engine.return_to_service("kitchen-gas-1", by="li.na", now_ns=now)
+    engine.shelve("kitchen-gas-1", "level1", by="li.na", reason="y", duration_s=600, now_ns=now)
+    engine.unshelve("kitchen-gas-1", "level1", by="li.na", now_ns=now)
+    after = restarted(before, tmp_path)
+    assert after.engine.alarms.out_of_service == {}
+    after.gas = 30.0
+    assert after.run(range(10, 20)) == ["duty officer"]
