@@ -45,9 +45,9 @@ from alerting.rules import (
     meaning,
     title,
 )
-from alerting.standing import people_overlays, standing_alarms
+from alerting.standing import parse_key, people_overlays, standing_alarms
 from alerting.topology import Link, LinkState, Topology
-from alerting.vocabulary import iso_utc
+from alerting.vocabulary import EventType, iso_utc
 from drivers.base import DriverStatus
 from gateway.backlog import LedgerBacklog, PendingTransition
 from gateway.config import HazgwConfig, roster_from
@@ -619,6 +619,9 @@ class Engine:
     def _apply_people(self, events: Sequence[LedgerEvent], now_ns: int, out: StepResult) -> None:
         """Act on ledger events written by people (here or from the CLI in another process)."""
         for e in events:
+            if e.type in (EventType.DEVICE_SERVICE, EventType.ALARM_SHELF):
+                self._apply_overlay_record(e, now_ns, out)  # from the CLI or another process
+                continue
             if e.number is None:
                 continue
             self._due.pop(e.number, None)  # its ladder may have moved: read it again
@@ -694,17 +697,47 @@ class Engine:
         self.alarms.out_of_service.pop(device, None)
         return self._resync(sensor, None, now_ns, by)
 
+    def _apply_overlay_record(self, e: LedgerEvent, now_ns: int, out: StepResult) -> None:
+        """A person's shelf or out-of-service record written by another process (`hazgw device
+        shelve`): the same as if it had been made here."""
+        services, shelves = people_overlays([e], now_ns)
+        p = e.payload
+        if e.type == EventType.DEVICE_SERVICE:
+            device = str(p.get("device", ""))
+            sensor = self.registry.by_device.get(device)
+            if sensor is None:
+                return
+            self.alarms.out_of_service.pop(device, None)
+            if device in services:
+                self.alarms.out_of_service[device] = services[device]
+            self._resync_into(sensor, None, now_ns, e.actor, out)
+            return
+        key = parse_key(str(p.get("alarm_key", "")))
+        sensor = None if key is None else self.registry.by_device.get(key.device)
+        cond = None if key is None else _condition(key.condition)
+        if key is None or sensor is None or cond is None:
+            return
+        latching = meaning(sensor.sensor_class, cond).latching
+        self.alarms.ensure(key, latching=latching).shelf = shelves.get(key)
+        self._resync_into(sensor, [cond], now_ns, e.actor, out)
+
     def _resync(
         self, sensor: Sensor, conds: list[Condition] | None, now_ns: int, actor: str
     ) -> StepResult:
         """After a person's change: these conditions, or the whole detector (None)."""
         out = StepResult()
+        self._resync_into(sensor, conds, now_ns, actor, out)
+        return self._finish(out)
+
+    def _resync_into(
+        self, sensor: Sensor, conds: list[Condition] | None, now_ns: int, actor: str,
+        out: StepResult,
+    ) -> None:  # fmt: skip
         if conds is None:
             touched = {a.key.condition for a in self.alarms.of_device(sensor.device)}
             conds = [Condition.SERVICE, *(Condition(c) for c in touched - {"service"})]
         for cond in conds:
             self._sync(sensor, cond, now_ns, out, actor)
-        return self._finish(out)
 
     def _sensor(self, device: str) -> Sensor:
         sensor = self.registry.by_device.get(device)

@@ -27,6 +27,7 @@ from gateway import provision
 from gateway.cli.common import DEFAULT_CONFIG, err, fail
 from gateway.cli.device_live import read_once, scan_command
 from gateway.cli.discover import discover
+from gateway.cli.shelve_cmd import shelve, unshelve
 from gateway.config import DeviceConfig, HazgwConfig, Thresholds, load_config
 from gateway.errors import ConfigError, LedgerError
 from gateway.provision import ProvisionError
@@ -34,6 +35,8 @@ from gateway.provision import ProvisionError
 app = typer.Typer(help="Detectors: provision, inspect and read them.", no_args_is_help=True)
 app.command("scan")(scan_command)
 app.command("discover")(discover)
+app.command("shelve")(shelve)
+app.command("unshelve")(unshelve)
 out = Console(soft_wrap=True)
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="the YAML config to edit")]
