@@ -63,7 +63,8 @@ class Conditions:
         return self.active[:, COL[condition]]
 
 
-def _col(presets: Sequence[Preset], name: str) -> FloatArray:
+def preset_column(presets: Sequence[Preset], name: str) -> FloatArray:
+    """One preset field for every sensor, as a column (OFF is nan)."""
     return np.array([getattr(p, name) for p in presets], dtype=np.float64)
 
 
@@ -124,7 +125,7 @@ class Detector:
 
     def _settings(self, presets: Sequence[Preset]) -> None:
         def c(name: str) -> FloatArray:
-            return _col(presets, name)
+            return preset_column(presets, name)
 
         self.sp = np.stack([c(k) for k in ("level1", "level2", "high_high", "low", "low_low")])
         self._levels_used = [j for j in range(_LEVELS) if np.isfinite(self.sp[j]).any()]

@@ -206,6 +206,12 @@ class Ledger(PeopleActions, MachineRecords):
             rows = self._db.execute(f"SELECT {db.COLUMNS} FROM events {where} ORDER BY seq", args)  # noqa: S608
             return [db.to_event(row) for row in rows]
 
+    @property
+    def last_seq(self) -> int:
+        """The newest event this ledger has read or written (0: empty)."""
+        with self._lock:
+            return self._state.last_seq
+
     def events_since(self, seq: int) -> list[LedgerEvent]:
         """Stored events after `seq`, read from the file (whoever wrote them)."""
         with self._lock, db.translate("read"):

@@ -241,6 +241,7 @@ class Gateway:
         registry = Registry.from_config(self.cfg)
         self.engine = Engine(self.cfg, registry, self.ledger, start_ns=start_ns)
         self._prefixes = registry.series_prefixes(self.ident)
+        self._alarming = _zones_needing_attention(self.ledger)  # then after each ledger change
         self._export_missed()
 
     def _export_missed(self) -> None:
@@ -437,7 +438,8 @@ class Gateway:
             self._outbox_failed(exc, sum(len(b) for b in batches))
         if self.on_step is not None:
             self.on_step(result, self._engine(), now_ns)
-        self._alarming = _zones_needing_attention(self.ledger)
+        if result.ledger_events:  # the zones change only with the ledger: not every tick
+            self._alarming = _zones_needing_attention(self.ledger)
         return result
 
     def _outbox_failed(self, exc: OutboxError, readings: int) -> None:

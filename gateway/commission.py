@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerting.alarms import AlarmState
-from alerting.ledger import Hazard, Kind, Ledger
+from alerting.ledger import Hazard, Kind, Ledger, LedgerEvent
 from alerting.notify import Notification, Notifier
 from alerting.notify.build import build_pipeline
 from alerting.notify.config import GroupingConfig
@@ -108,10 +108,12 @@ def is_commissioning(h: Hazard) -> bool:
 class CommissionEngine(Engine):
     """The daemon's engine, escalating only commissioning drills (never a real entry twice)."""
 
-    def _restore(self, now_ns: int) -> None:
+    def _restore(
+        self, now_ns: int, hazards: Sequence[Hazard], events: Sequence[LedgerEvent]
+    ) -> None:
         return  # the daemon's standing alarms stay the daemon's: this engine only tests
 
-    def _undelivered(self, now_ns: int) -> list[Notification]:
+    def _undelivered(self, now_ns: int, hazards: Sequence[Hazard]) -> list[Notification]:
         return []  # the daemon's calls are the daemon's
 
     def _escalate(self, now_ns: int, out: StepResult, mono_ns: int | None = None) -> None:

@@ -108,15 +108,16 @@ class Engine:
         if issues:  # fail closed: set points that cannot protect anybody stop the start
             raise ConfigError([ConfigIssue("config", key, None, text) for key, text in issues])
         self._install(registry, start_ns, origin_ns=start_ns)
-        self._last_seq = max((e.seq for e in ledger.events()), default=0)
-        # A restart resumes escalation from the ledger.
-        self._escalating = {h.number for h in ledger.hazards() if h.escalating}
+        # A restart resumes from the ledger: read once here, for everything below.
+        hazards, events = ledger.hazards(), ledger.events()
+        self._last_seq = events[-1].seq if events else 0
+        self._escalating = {h.number for h in hazards if h.escalating}
         self._real_time = RealTime()
         self._due: dict[str, tuple[int | None, int]] = {}  # hazard -> (next due, last mark)
         self._held: dict[AlarmKey, int] = {}  # restored alarm -> until when it is held active
         self.backlog = LedgerBacklog()  # what a ledger that cannot be written has not taken
-        self._restore(start_ns)
-        self._resend = self._undelivered(start_ns)
+        self._restore(start_ns, hazards, events)
+        self._resend = self._undelivered(start_ns, hazards)
 
     def _install(self, registry: Registry, now_ns: int, *, origin_ns: int) -> None:
         presets, problems = effective_presets(self.cfg, registry)
@@ -141,12 +142,14 @@ class Engine:
         self._is_temp = np.array([x.sensor_class is SensorClass.TEMPERATURE for x in s], bool)
         self._confirmed = np.zeros(len(self.topology.zone_ids), bool)
 
-    def _restore(self, now_ns: int) -> None:
+    def _restore(
+        self, now_ns: int, hazards: Sequence[Hazard], events: Sequence[LedgerEvent]
+    ) -> None:
         """Put back the alarms standing in the ledger. The detector starts blind (on-delays,
         stale timers, rate windows start over), so a restored alarm whose condition held is kept
         present until the detector has had time to see it again (`_hold_s`): only then does a
         clear count, and a condition that still holds is never recorded a second time."""
-        for st in standing_alarms(self.ledger.hazards()):
+        for st in standing_alarms(hazards):
             key, found = st.key, self._restored_cell(st.key)
             if found is None:
                 log.info("standing alarm %s not restored: no such alarm on this gateway", key)
@@ -158,12 +161,12 @@ class Engine:
             if alarm.active:
                 mark()
                 self._held[key] = now_ns + int(hold_s * NS)
-        self._restore_people_overlays(now_ns)
+        self._restore_people_overlays(now_ns, events)
 
-    def _restore_people_overlays(self, now_ns: int) -> None:
+    def _restore_people_overlays(self, now_ns: int, events: Sequence[LedgerEvent]) -> None:
         """Detectors out of service stay out, shelves stay on until they expire: people's
         records in the ledger say so (a restart must not quietly undo a person's decision)."""
-        services, shelves = people_overlays(self.ledger.events(), now_ns)
+        services, shelves = people_overlays(events, now_ns)
         for device, service in services.items():
             if device in self.registry.by_device:
                 self.alarms.out_of_service[device] = service
@@ -177,12 +180,12 @@ class Engine:
                 latching = meaning(sensor.sensor_class, cond).latching
                 self.alarms.ensure(key, latching=latching).shelf = shelf
 
-    def _undelivered(self, now_ns: int) -> list[Notification]:
+    def _undelivered(self, now_ns: int, hazards: Sequence[Hazard]) -> list[Notification]:
         """The latest step of each escalating ladder that no channel ever tried to deliver: the
         previous run recorded it and stopped (killed, power cut) before handing it over. Sent
         again in the first step, so nobody's call is lost across a restart."""
         out = []
-        for h in self.ledger.hazards():
+        for h in hazards:
             steps = [s for s in h.escalation.steps if s.round == h.escalation.round]
             if not h.escalating or not steps:
                 continue

@@ -26,8 +26,7 @@ def export_missed(ledger: Ledger, outbox: Outbox, ident: Identity) -> int:
     marked at the ledger's end: its predecessor's fate is logged where it was moved aside."""
     mark = outbox.ledger_seq()
     if mark is None:
-        last = ledger.events()
-        outbox.mark_ledger(last[-1].seq if last else 0)
+        outbox.mark_ledger(ledger.last_seq)
         return 0
     missed = ledger.events_since(mark)
     if not missed:

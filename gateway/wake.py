@@ -16,25 +16,22 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from alerting.detect import preset_column
 from alerting.presets import Preset
-from gateway.model import ReadingBatch
+from gateway.model import FloatArray, ReadingBatch
 
 WAKE_GAP_S = 0.02  # woken steps at most 50 a second, whatever the flood
 
 
-def _first(values: list[float], *, highest: bool) -> float:
-    finite = [v for v in values if np.isfinite(v)]
-    if not finite:
-        return -np.inf if highest else np.inf
-    return max(finite) if highest else min(finite)
-
-
 class CrossingWatch:
     def __init__(self, presets: Sequence[Preset]) -> None:
-        lows = [[p.level1, p.level1_when_rising] for p in presets]
-        self.high = np.array([_first(v, highest=False) for v in lows])
-        self.low = np.array([_first([p.low, p.low_low], highest=True) for p in presets])
-        self.deadband = np.array([p.deadband if np.isfinite(p.deadband) else 0.0 for p in presets])
+        def col(name: str) -> FloatArray:
+            return preset_column(presets, name)
+
+        # fmin/fmax skip an OFF (nan) level; with both OFF the comparison is never true
+        self.high = np.fmin(col("level1"), col("level1_when_rising"))
+        self.low = np.fmax(col("low"), col("low_low"))
+        self.deadband = np.nan_to_num(col("deadband"))
         self.over_high = np.zeros(len(presets), dtype=bool)
         self.over_low = np.zeros(len(presets), dtype=bool)
 

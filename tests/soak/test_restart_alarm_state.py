@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from alerting.alarms import AlarmKey, AlarmState
-from alerting.records import DeliveryAttempt
 from tests.soak.test_clock_jumps import T0, Site
+from tests.unit.test_restart_resumes_escalation import delivered
 
 S = 1_000_000_000
 GAS = AlarmKey("kitchen-gas-1", "level1")
@@ -89,21 +89,10 @@ def test_a_condition_gone_during_the_downtime_clears_once_the_detector_has_looke
     ]
 
 
-def delivered(site: Site) -> None:
-    """What the notify pipeline records once a channel has carried each step told so far."""
-    for hazard in site.ledger.hazards():
-        for step in hazard.escalation.steps:
-            site.ledger.record_delivery(DeliveryAttempt(
-                hazard.number, channel="log", recipients=step.recipients, step=step.level,
-                round=step.round, repeat=step.repeat, attempt=1, ok=True, retryable=False,
-                detail="", actor="gateway:gw01/notify", ts_ns=step.ts_ns,
-            ))  # fmt: skip
-
-
 def test_a_restart_keeps_escalating_a_restored_alarm(tmp_path: Path) -> None:
     before = Site(tmp_path)
     before.run(range(10))  # duty officer told at 0 s
-    delivered(before)
+    delivered(before.ledger)
     after = restarted(before, tmp_path)
     after.run(range(10, 130))
     assert [name for _, name in after.told] == ["safety officer"]  # due 120 s after the first
@@ -124,7 +113,7 @@ def test_a_step_recorded_but_never_handed_to_a_channel_is_sent_again_after_a_res
 def test_a_step_a_channel_tried_is_not_sent_again_after_a_restart(tmp_path: Path) -> None:
     before = Site(tmp_path)
     before.run(range(10))
-    delivered(before)
+    delivered(before.ledger)
     after = restarted(before, tmp_path)
     assert after.run(range(10, 100)) == []
 
